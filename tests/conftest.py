@@ -1,0 +1,114 @@
+"""Shared fixtures: tiny random models of every supported family, a tiny tokenizer, the real default model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import (
+    Gemma3ForCausalLM,
+    Gemma3TextConfig,
+    LlamaConfig,
+    LlamaForCausalLM,
+    MistralConfig,
+    MistralForCausalLM,
+    PreTrainedTokenizerFast,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+)
+
+from focus_interp import load_model, wrap_model
+
+TINY_SIZES = dict(
+    vocab_size=400,
+    hidden_size=64,
+    intermediate_size=96,
+    num_hidden_layers=3,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    head_dim=16,
+    max_position_embeddings=128,
+)
+SLIDING_WINDOW = 5
+
+
+def tiny_hf_model(family: str, attn_implementation: str = "eager") -> torch.nn.Module:
+    """A randomly initialised 3-layer model of ``family``; sliding windows (5 tokens) where the family has them."""
+    torch.manual_seed(0)
+    if family == "llama":
+        config = LlamaConfig(**TINY_SIZES)
+        cls = LlamaForCausalLM
+    elif family == "qwen2":
+        config = Qwen2Config(**TINY_SIZES, use_sliding_window=True, sliding_window=SLIDING_WINDOW, max_window_layers=1)
+        cls = Qwen2ForCausalLM
+    elif family == "mistral":
+        config = MistralConfig(**TINY_SIZES, sliding_window=SLIDING_WINDOW)
+        cls = MistralForCausalLM
+    elif family == "gemma3":
+        config = Gemma3TextConfig(
+            **TINY_SIZES,
+            sliding_window=SLIDING_WINDOW,
+            layer_types=["sliding_attention", "full_attention", "sliding_attention"],
+            query_pre_attn_scalar=32,
+        )
+        cls = Gemma3ForCausalLM
+    else:
+        raise ValueError(family)
+    config._attn_implementation = attn_implementation
+    model = cls(config).eval()
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "norm" in name:
+                parameter.add_(0.3 * torch.randn_like(parameter))
+    return model
+
+
+FAMILIES = ["llama", "qwen2", "mistral", "gemma3"]
+
+_CORPUS = [
+    "Write a high-quality answer for the given question using only the provided search results.",
+    "Document [1](Title: Velmora) Velmora is a small town in the northern hills.",
+    "Question: who founded the town? Answer: Tarin Oskell founded it in 1432.",
+]
+CHAT_TEMPLATE = (
+    "{% for message in messages %}<|turn|>{{ message['role'] }}\n{{ message['content'] }}<|end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|turn|>assistant\n{% endif %}"
+)
+
+
+def tiny_tokenizer(chat_template: bool = True) -> PreTrainedTokenizerFast:
+    """A byte-level BPE tokenizer trained in-process on a few sentences (vocab 400)."""
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=["<s>", "</s>", "<|turn|>", "<|end|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tokenizer.train_from_iterator(_CORPUS, trainer=trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>")
+    if chat_template:
+        fast.chat_template = CHAT_TEMPLATE
+    return fast
+
+
+@pytest.fixture(params=FAMILIES)
+def family(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def default_model():
+    """The real default model (SmolLM2-135M-Instruct), converted into the user cache on first use."""
+    return load_model()
+
+
+@pytest.fixture
+def tiny_loaded():
+    """Build and wrap a tiny model: ``tiny_loaded(family, attn_implementation)``."""
+
+    def build(family: str, attn_implementation: str = "eager"):
+        return wrap_model(tiny_hf_model(family, attn_implementation), tiny_tokenizer(), name=f"tiny-{family}")
+
+    return build
