@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from einops import repeat
+from einops import rearrange
 from jaxtyping import Float
 from torch import Tensor
 
@@ -21,6 +21,8 @@ def attention_bias(
     ``mask`` is what the attention implementation was given: None means causal (with the layer's sliding
     window), a boolean mask has True where attention is allowed, a float mask is already additive.
     """
+    if mask is None and n_queries == 1 and (sliding_window is None or n_keys <= sliding_window):
+        return torch.zeros(1, 1, 1, n_keys, dtype=dtype, device=device)
     if mask is None:
         query_pos = torch.arange(n_keys - n_queries, n_keys, device=device)[:, None]
         key_pos = torch.arange(n_keys, device=device)[None, :]
@@ -40,8 +42,11 @@ def attention_probabilities(
     bias: Float[Tensor, "batch_or_1 1 q k"],
     scaling: float,
 ) -> Float[Tensor, "batch heads q k"]:
-    """softmax(q k^T * scaling + bias) in float32, with GQA keys shared by their group of query heads."""
-    groups = query.shape[1] // key.shape[1]
-    key = repeat(key, "b kv t d -> b (kv g) t d", g=groups)
-    logits = torch.matmul(query.float(), key.float().transpose(-1, -2)) * scaling + bias
-    return torch.softmax(logits, dim=-1)
+    """softmax(q k^T * scaling + bias) in float32, with GQA keys shared by their group of query heads.
+
+    Each KV head is multiplied with its group of queries at once; keys are never copied per query head.
+    """
+    grouped = rearrange(query.float(), "b (kv g) q d -> b kv (g q) d", kv=key.shape[1])
+    logits = torch.matmul(grouped, key.float().transpose(-1, -2))
+    logits = rearrange(logits, "b kv (g q) k -> b (kv g) q k", q=query.shape[2])
+    return torch.softmax(logits * scaling + bias, dim=-1)

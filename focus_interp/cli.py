@@ -9,16 +9,77 @@ from focus_interp.errors import FocusInterpError
 from focus_interp.models import DEFAULT_MODEL
 
 
+def _load(args: argparse.Namespace):
+    from focus_interp.models import load_model
+
+    return load_model(args.model, device=args.device, dtype=args.dtype, cache_dir=args.cache_dir)
+
+
+def _dataset(args: argparse.Namespace):
+    from focus_interp.data import load_multidoc_qa
+
+    settings = {
+        "source": args.data,
+        "split": args.split,
+        "n": args.n,
+        "gold_positions": list(args.gold_positions),
+        "n_documents": args.documents,
+        "distractors": args.distractors,
+        "seed": args.seed,
+    }
+    rows = load_multidoc_qa(
+        args.data,
+        split=args.split,
+        n=args.n,
+        gold_positions=tuple(args.gold_positions),
+        n_documents=args.documents,
+        distractors=args.distractors,
+        seed=args.seed,
+    )
+    return rows, settings
+
+
+def _print_top_heads(path, k: int) -> None:
+    from focus_interp.scoring.heads_run import read_head_scores
+
+    rows = sorted(read_head_scores(path), key=lambda row: -row["R"])[:k]
+    print(f"\ntop {k} contextual heads (mean attention on the gold document over response tokens):")
+    print(f"  {'layer':>5} {'head':>4} {'R':>7} {'IR':>7} {'IR_max':>7} {'sink':>7} {'R_gold':>7}")
+    for row in rows:
+        print(
+            f"  {row['layer']:>5} {row['head']:>4} {row['R']:7.3f} {row['IR']:7.3f} {row['IR_max']:7.3f} "
+            f"{row['sink']:7.3f} {row['R_gold']:7.3f}"
+        )
+    print(f"written: {path}")
+
+
+def _score(args: argparse.Namespace, loaded) -> None:
+    from focus_interp.scoring.heads_run import score_heads
+
+    rows, data_settings = _dataset(args)
+    settings = {
+        "model": loaded.name,
+        "data": data_settings,
+        "max_new_tokens": args.max_new_tokens,
+        "sink_tokens": args.sink_tokens,
+    }
+    path = score_heads(loaded, rows, args.out, settings, args.max_new_tokens, args.sink_tokens)
+    _print_top_heads(path, args.top)
+
+
+def _heads(args: argparse.Namespace) -> None:
+    _score(args, _load(args))
+
+
 def _demo(args: argparse.Namespace) -> None:
     from focus_interp.data import multidoc_parts, synthetic_multidoc_qa
     from focus_interp.generation import greedy_response
     from focus_interp.metrics import best_subspan_em
-    from focus_interp.models import load_model
     from focus_interp.prompts import build_prompt
 
-    loaded = load_model(args.model, device=args.device, dtype=args.dtype, cache_dir=args.cache_dir)
+    loaded = _load(args)
     print(loaded.describe())
-    sample = synthetic_multidoc_qa(1, n_documents=args.documents, gold_position=args.gold_position, seed=args.seed)[0]
+    sample = synthetic_multidoc_qa(1, n_documents=args.documents, gold_position=args.gold_positions[0], seed=args.seed)[0]
     prompt = build_prompt(loaded.tokenizer, multidoc_parts(sample["question"], sample["documents"]))
     answer = loaded.tokenizer.decode(greedy_response(loaded, prompt, max_new_tokens=args.max_new_tokens))
     gold = prompt.spans[f"doc_{sample['gold_position']}"]
@@ -27,21 +88,42 @@ def _demo(args: argparse.Namespace) -> None:
     print(f"  expected  {sample['answers'][0]}")
     print(f"  model     {answer.strip()}")
     print(f"  exact match {best_subspan_em(answer, sample['answers']):.0f}")
+    print(f"\nscoring heads on {args.n} generated samples into {args.out}")
+    _score(args, loaded)
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="short name, .gguf file, model folder or hub id")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--cache-dir", default=None, help="where converted GGUF weights are kept")
+
+
+def _add_scoring_options(parser: argparse.ArgumentParser, data: str, n: int, out: str | None, gold_positions) -> None:
+    parser.add_argument("--data", default=data, help="'synthetic', nq-open-oracle.jsonl.gz, or a Lost-in-the-Middle folder")
+    parser.add_argument("--split", default="train", choices=["train", "test", "all"])
+    parser.add_argument("--n", type=int, default=n, help="samples to score (question x gold position)")
+    parser.add_argument("--out", default=out, required=out is None, help="run folder (a rerun resumes it)")
+    parser.add_argument("--gold-positions", type=int, nargs="+", default=gold_positions)
+    parser.add_argument("--documents", type=int, default=20, help="documents per prompt")
+    parser.add_argument("--distractors", default="hard", choices=["hard", "random"], help="oracle-file distractors")
+    parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--sink-tokens", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--top", type=int, default=10, help="heads to print")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="focus-interp", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="load a model, show its attention sites, answer a generated question")
-    demo.add_argument("--model", default=DEFAULT_MODEL, help="short name, .gguf file, model folder or hub id")
-    demo.add_argument("--device", default="cpu")
-    demo.add_argument("--dtype", default="float32")
-    demo.add_argument("--cache-dir", default=None, help="where converted GGUF weights are kept")
-    demo.add_argument("--documents", type=int, default=10, help="documents in the generated question")
-    demo.add_argument("--gold-position", type=int, default=1, help="1-based position of the gold document")
-    demo.add_argument("--max-new-tokens", type=int, default=24)
-    demo.add_argument("--seed", type=int, default=0)
+    demo = commands.add_parser("demo", help="the whole method on the embedded default model and generated data")
+    _add_model_options(demo)
+    _add_scoring_options(demo, "synthetic", 10, "runs/demo", [1, 5, 10, 15, 20])
     demo.set_defaults(run=_demo)
+    heads = commands.add_parser("heads", help="score every head's attention on relevant context (contextual heads)")
+    _add_model_options(heads)
+    _add_scoring_options(heads, "synthetic", 100, None, [1, 5, 10, 15, 20])
+    heads.set_defaults(run=_heads)
     return parser
 
 
@@ -53,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"focus-interp: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("focus-interp: interrupted", file=sys.stderr)
+        print("focus-interp: interrupted; finished work is kept, rerun the same command to resume", file=sys.stderr)
         return 130
     return 0
 

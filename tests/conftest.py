@@ -27,7 +27,7 @@ TINY_SIZES = dict(
     num_attention_heads=4,
     num_key_value_heads=2,
     head_dim=16,
-    max_position_embeddings=128,
+    max_position_embeddings=512,
 )
 SLIDING_WINDOW = 5
 

@@ -23,10 +23,13 @@ def test_default_model_loads_from_cache_and_generates(default_model):
     assert "Paris" in answer
 
 
-def test_demo_command_answers_a_generated_question(default_model, capsys):
-    assert main(["demo", "--documents", "3"]) == 0
+def test_demo_command_answers_a_generated_question_and_scores_heads(default_model, capsys, tmp_path):
+    args = ["demo", "--documents", "3", "--gold-positions", "1", "3", "--n", "2", "--out", str(tmp_path), "--top", "4"]
+    assert main(args) == 0
     out = capsys.readouterr().out
     assert "query heads    9 per layer" in out and "post_rope" in out and "exact match" in out
+    assert "top 4 contextual heads" in out
+    assert (tmp_path / "head_scores.csv").read_text().count("\n") == 1 + 270
 
 
 def test_demo_command_bad_model_is_one_line(capsys):

@@ -1,6 +1,27 @@
 """Datasets: multi-document QA (generated here, or read from a user's files) and its prompt format."""
 
-from focus_interp.data.multidoc import INSTRUCTION, multidoc_parts
+from focus_interp.data.loading import load_multidoc_qa
+from focus_interp.data.multidoc import (
+    INSTRUCTION,
+    document_name,
+    gold_parts,
+    gold_segment,
+    irrelevant_segments,
+    long_parts,
+    multidoc_parts,
+    no_gold_parts,
+)
 from focus_interp.data.synthetic import synthetic_multidoc_qa
 
-__all__ = ["INSTRUCTION", "multidoc_parts", "synthetic_multidoc_qa"]
+__all__ = [
+    "INSTRUCTION",
+    "document_name",
+    "gold_parts",
+    "gold_segment",
+    "irrelevant_segments",
+    "load_multidoc_qa",
+    "long_parts",
+    "multidoc_parts",
+    "no_gold_parts",
+    "synthetic_multidoc_qa",
+]

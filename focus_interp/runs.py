@@ -1,0 +1,82 @@
+"""Run folders: append-only ``samples.jsonl`` that a rerun resumes, and ``meta.json`` that pins the settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from focus_interp.errors import FocusInterpError
+
+_VERSIONED = ("focus-interp", "torch", "transformers", "nnsight")
+
+
+def versions() -> dict[str, str]:
+    found = {name: metadata.version(name) for name in _VERSIONED}
+    return {"python": platform.python_version(), **found}
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file, so a reader never sees half a file."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
+class RunFolder:
+    """A folder that holds one run; ``settings`` must match those of any run already in it."""
+
+    def __init__(self, path: str | Path, settings: dict, samples_file: str = "samples.jsonl"):
+        self.path = Path(path)
+        self.settings = settings
+        self.samples_path = self.path / samples_file
+        self.meta_path = self.path / "meta.json"
+        if self.path.exists() and not self.path.is_dir():
+            raise FocusInterpError(f"{self.path} is a file: --out must name a folder")
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._check_or_write_meta()
+
+    def _check_or_write_meta(self) -> None:
+        if self.meta_path.exists():
+            previous = json.loads(self.meta_path.read_text()).get("settings")
+            if previous != json.loads(json.dumps(self.settings)):
+                changed = sorted(k for k in set(previous or {}) | set(self.settings) if (previous or {}).get(k) != self.settings.get(k))
+                raise FocusInterpError(
+                    f"{self.path} holds a run with other settings ({', '.join(changed)} differ): "
+                    "pass another output folder or the same settings"
+                )
+        else:
+            self.write_meta({})
+
+    def write_meta(self, summary: dict) -> None:
+        meta = {
+            "settings": self.settings,
+            "versions": versions(),
+            "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            **summary,
+        }
+        write_atomic(self.meta_path, json.dumps(meta, indent=2) + "\n")
+
+    def records(self) -> list[dict]:
+        """Finished records; a last line cut short by an interruption is dropped from the file."""
+        if not self.samples_path.exists():
+            return []
+        lines = self.samples_path.read_text().splitlines(keepends=True)
+        records = []
+        for number, line in enumerate(lines, start=1):
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                if number < len(lines):
+                    raise FocusInterpError(f"{self.samples_path}:{number} is not valid JSON: remove that line") from None
+                write_atomic(self.samples_path, "".join(lines[:-1]))
+        return records
+
+    def append(self, record: dict) -> None:
+        with open(self.samples_path, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())

@@ -1,0 +1,107 @@
+"""Attention of each response token on named prompt spans, read while the response is generated.
+
+The rows of a response token in a forward pass over [prompt, R] are exactly the rows the decoding steps compute,
+so no second pass and no T x T matrix is needed: at decoding step s (s >= 1) each layer's attention function
+receives the query of response token R_s and the keys of every position before it; we recompute that one row,
+softmax(q K^T * scaling + mask), in float32 and sum it over each span. The model itself keeps running its own
+attention implementation (SDPA by default). Memory: O(layers x heads x T) per step.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from focus_interp.attention import attention_bias, attention_probabilities
+from focus_interp.errors import FocusInterpError
+from focus_interp.generation import stop_token_ids
+from focus_interp.models import LoadedModel
+from focus_interp.prompts import Prompt
+
+
+@dataclass(frozen=True)
+class ResponseAttention:
+    """The greedy response to a prompt and its rows' attention mass on named spans.
+
+    ``mass[i, l, h, s]``: attention of response token i (as the model reads [prompt, R]) in layer l, head h,
+    summed over the tokens of span ``span_names[s]``.
+    """
+
+    response_ids: tuple[int, ...]
+    span_names: tuple[str, ...]
+    mass: Float[Tensor, "rows layers heads spans"]
+
+    def mean_over_response(self) -> Float[Tensor, "layers heads spans"]:
+        """The contextual score of every span: mean attention mass over the response rows."""
+        return self.mass.mean(dim=0)
+
+
+def span_indicator(prompt: Prompt, span_names: Sequence[str], length: int) -> Float[Tensor, "positions spans"]:
+    """1 where position p belongs to span s; zero rows for positions after the prompt."""
+    indicator = torch.zeros(length, len(span_names))
+    for column, name in enumerate(span_names):
+        indicator[prompt.span(name), column] = 1.0
+    return indicator
+
+
+@torch.no_grad()
+def generate_with_span_attention(
+    loaded: LoadedModel, prompt: Prompt, span_names: Sequence[str], max_new_tokens: int = 32
+) -> ResponseAttention:
+    """Greedy response to ``prompt`` (stopped at the end of turn) and its rows' mass on ``span_names``.
+
+    Generates up to ``max_new_tokens`` response tokens; one more decoding step is run when needed so that the
+    last kept token's row is computed too.
+    """
+    if max_new_tokens < 1:
+        raise FocusInterpError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
+    n_prompt = len(prompt)
+    if n_prompt + max_new_tokens + 1 > loaded.architecture.context_length:
+        raise FocusInterpError(
+            f"prompt of {n_prompt} tokens plus {max_new_tokens} new tokens exceeds the model's window of "
+            f"{loaded.architecture.context_length}"
+        )
+    indicator = span_indicator(prompt, span_names, n_prompt + max_new_tokens + 1).to(loaded.device)
+    stops = stop_token_ids(loaded.tokenizer)
+    n_layers = loaded.architecture.n_layers
+    ids = prompt.ids().to(loaded.device)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*was never reached.*")
+        with loaded.model.generate(
+            max_new_tokens=max_new_tokens + 1,
+            do_sample=False,
+            eos_token_id=stops,
+            pad_token_id=loaded.tokenizer.pad_token_id,
+        ) as tracer:
+            with tracer.invoke(ids, attention_mask=torch.ones_like(ids)):
+                rows = list().save()
+                for step in tracer.iter[1 : max_new_tokens + 1]:
+                    end = n_prompt + step
+                    layers = []
+                    for layer in range(n_layers):
+                        args, kwargs = loaded.sites(layer).attention_call.inputs
+                        query, key, mask = args[1][:, :, -1:], args[2], args[4]
+                        n_keys = key.shape[2]
+                        bias = attention_bias(mask, 1, n_keys, loaded.architecture.sliding_window[layer])
+                        probabilities = attention_probabilities(query, key, bias.to(query.device), kwargs["scaling"])
+                        layers.append(probabilities[0, :, 0] @ indicator[end - n_keys : end])
+                    rows.append(torch.stack(layers).cpu())
+            with tracer.invoke():
+                generated = tracer.result.save()
+    response = _strip_at_stop(generated[0, n_prompt:].tolist()[:max_new_tokens], stops)
+    if not response:
+        return ResponseAttention((), tuple(span_names), torch.zeros(0, n_layers, loaded.architecture.n_heads, len(span_names)))
+    mass = torch.stack(rows[: len(response)])
+    return ResponseAttention(tuple(response), tuple(span_names), mass)
+
+
+def _strip_at_stop(tokens: list[int], stops: Sequence[int]) -> list[int]:
+    for index, token in enumerate(tokens):
+        if token in stops:
+            return tokens[:index]
+    return tokens

@@ -1,0 +1,105 @@
+"""Scoring heads into a run folder: the files, the aggregation, resuming, and bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import focus_interp.scoring.heads_run as heads_run
+from focus_interp import FocusInterpError
+from focus_interp.data import load_multidoc_qa, long_parts
+from focus_interp.prompts import build_prompt
+from focus_interp.scoring.contextual import score_sample
+from focus_interp.scoring.heads_run import COLUMNS, read_head_scores, score_heads, top_heads
+from tests.test_response_attention import eager_span_mass
+
+ROWS = load_multidoc_qa("synthetic", split="train", n=4, gold_positions=(1, 3), n_documents=3, seed=0)
+SETTINGS = {"model": "tiny-llama", "data": "synthetic-4", "max_new_tokens": 4}
+
+
+def test_sample_scores_match_eager_attention(tiny_loaded):
+    loaded = tiny_loaded("qwen2", "sdpa")
+    row = ROWS[1]
+    record = score_sample(loaded, row, max_new_tokens=4)
+    prompt = build_prompt(loaded.tokenizer, long_parts(row))
+    response = record["input_ids"][len(prompt) :]
+    spans = ["sink", "doc_1", "doc_2", "doc_3"]
+    mass = eager_span_mass(loaded.hf_model, prompt, response, spans).mean(0)
+    gold = row["gold_position"]
+    others = [i for i in (1, 2, 3) if i != gold]
+    scores = {name: torch.tensor(value) for name, value in record["scores"].items()}
+    torch.testing.assert_close(scores["R"], mass[..., gold], atol=1e-5, rtol=0)
+    torch.testing.assert_close(scores["IR"], mass[..., others].sum(-1), atol=1e-5, rtol=0)
+    torch.testing.assert_close(scores["IR_max"], mass[..., others].max(-1).values, atol=1e-5, rtol=0)
+    torch.testing.assert_close(scores["sink"], mass[..., 0], atol=1e-5, rtol=0)
+    assert record["spans"]["doc_3"][1] <= len(prompt) and record["em"] in (0.0, 1.0)
+
+
+def test_run_folder_files_and_means(tiny_loaded, tmp_path):
+    loaded = tiny_loaded("llama", "sdpa")
+    path = score_heads(loaded, ROWS, tmp_path, SETTINGS, max_new_tokens=4, progress=False)
+    records = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in records] == list(ROWS["id"])
+    with open(path) as handle:
+        rows = list(csv.DictReader(handle))
+    assert tuple(rows[0]) == COLUMNS and len(rows) == 3 * 4
+    expected_r = np.mean([r["scores"]["R"] for r in records], axis=0)
+    table = read_head_scores(path)
+    assert all(abs(row["R"] - expected_r[row["layer"], row["head"]]) < 1e-6 for row in table)
+    best = max(table, key=lambda row: row["R"])
+    assert top_heads(path, 1) == [(best["layer"], best["head"])]
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    assert meta["settings"] == SETTINGS and meta["n_scored"] == 4 and "torch" in meta["versions"]
+
+
+def test_interrupted_run_resumes_without_recomputing(tiny_loaded, tmp_path, monkeypatch):
+    loaded = tiny_loaded("llama", "sdpa")
+    calls = []
+    real_score_sample = heads_run.score_sample
+
+    def interrupt_on_third(loaded, row, *args):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(row["id"])
+        return real_score_sample(loaded, row, *args)
+
+    monkeypatch.setattr(heads_run, "score_sample", interrupt_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        score_heads(loaded, ROWS, tmp_path, SETTINGS, max_new_tokens=4, progress=False)
+    assert len((tmp_path / "samples.jsonl").read_text().splitlines()) == 2
+    assert json.loads((tmp_path / "meta.json").read_text())["n_scored"] == 2
+    with open(tmp_path / "samples.jsonl", "a") as handle:
+        handle.write('{"id": "cut sho')  # a write cut short by the interruption
+    calls.clear()
+    monkeypatch.setattr(heads_run, "score_sample", lambda loaded, row, *args: calls.append(row["id"]) or real_score_sample(loaded, row, *args))
+    score_heads(loaded, ROWS, tmp_path, SETTINGS, max_new_tokens=4, progress=False)
+    assert calls == list(ROWS["id"])[2:]
+    ids = [json.loads(line)["id"] for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    assert ids == list(ROWS["id"])
+
+
+def test_other_settings_in_the_same_folder_is_an_error(tiny_loaded, tmp_path):
+    loaded = tiny_loaded("llama", "sdpa")
+    score_heads(loaded, ROWS.select(range(1)), tmp_path, SETTINGS, max_new_tokens=4, progress=False)
+    with pytest.raises(FocusInterpError, match="max_new_tokens differ"):
+        score_heads(loaded, ROWS, tmp_path, {**SETTINGS, "max_new_tokens": 8}, max_new_tokens=8, progress=False)
+
+
+def test_prompts_over_the_window_are_skipped_and_counted(tiny_loaded, tmp_path):
+    loaded = tiny_loaded("llama", "sdpa")
+    long_rows = load_multidoc_qa("synthetic", split="train", n=2, gold_positions=(1,), n_documents=40, seed=0)
+    score_heads(loaded, long_rows, tmp_path, SETTINGS, max_new_tokens=4, progress=False)
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    assert meta["skipped_over_window"] == 2 and meta["n_scored"] == 0
+
+
+def test_reading_a_missing_or_foreign_csv_is_a_clear_error(tmp_path):
+    with pytest.raises(FocusInterpError, match="focus-interp heads"):
+        read_head_scores(tmp_path / "head_scores.csv")
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(FocusInterpError, match="lacks the columns"):
+        read_head_scores(tmp_path / "other.csv")
