@@ -53,10 +53,9 @@ def _print_top_heads(path, k: int) -> None:
     print(f"written: {path}")
 
 
-def _score(args: argparse.Namespace, loaded) -> None:
+def _score(args: argparse.Namespace, loaded, rows, data_settings: dict) -> None:
     from focus_interp.scoring.heads_run import score_heads
 
-    rows, data_settings = _dataset(args)
     settings = {
         "model": loaded.name,
         "data": data_settings,
@@ -68,7 +67,8 @@ def _score(args: argparse.Namespace, loaded) -> None:
 
 
 def _heads(args: argparse.Namespace) -> None:
-    _score(args, _load(args))
+    rows, data_settings = _dataset(args)
+    _score(args, _load(args), rows, data_settings)
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -89,7 +89,7 @@ def _demo(args: argparse.Namespace) -> None:
     print(f"  model     {answer.strip()}")
     print(f"  exact match {best_subspan_em(answer, sample['answers']):.0f}")
     print(f"\nscoring heads on {args.n} generated samples into {args.out}")
-    _score(args, loaded)
+    _score(args, loaded, *_dataset(args))
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:

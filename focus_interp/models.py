@@ -117,7 +117,9 @@ def load_model(
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     source, name = _resolve_spec(str(spec), cache)
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()
     try:
         family_for(AutoConfig.from_pretrained(source, local_files_only=name != "hub").model_type)
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=name != "hub")
@@ -126,6 +128,8 @@ def load_model(
         )
     except (OSError, ValueError) as error:
         raise FocusInterpError(f"cannot load model '{spec}' from {source}: {_first_line(error)}") from error
+    finally:
+        transformers_logging.enable_progress_bar()
     return wrap_model(hf_model.to(device), tokenizer, name=str(spec) if name == "hub" else name)
 
 

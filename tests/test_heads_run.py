@@ -103,3 +103,22 @@ def test_reading_a_missing_or_foreign_csv_is_a_clear_error(tmp_path):
     (tmp_path / "other.csv").write_text("a,b\n1,2\n")
     with pytest.raises(FocusInterpError, match="lacks the columns"):
         read_head_scores(tmp_path / "other.csv")
+
+
+@pytest.mark.parametrize(
+    "data, content, match",
+    [
+        ("missing.jsonl.gz", None, "missing.jsonl.gz"),
+        ("bad.jsonl", '{"question": "q", "answers": ["a"], "ctxs": []}\n{not json\n', "bad.jsonl"),
+        ("empty.jsonl", "", "empty"),
+    ],
+)
+def test_heads_command_bad_data_is_one_line(tmp_path, capsys, data, content, match):
+    from focus_interp.cli import main
+
+    path = tmp_path / data
+    if content is not None:
+        path.write_text(content)
+    assert main(["heads", "--data", str(path), "--out", str(tmp_path / "run"), "--n", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and match in err

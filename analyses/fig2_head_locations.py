@@ -1,0 +1,63 @@
+"""Figure 2: where the contextual heads are — layer x head heatmap of the relevant score R, and its sparsity.
+
+Reads a scoring run folder (``focus-interp heads --out RUN``); writes ``fig2_head_locations.png``,
+``fig2_head_locations.csv`` (R per layer and head) and ``fig2_head_locations.md`` (counts of heads above
+0.2, 0.1, 0.05) into ``--out``.
+Run: python analyses/fig2_head_locations.py RUN [--out figures]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from focus_interp.reports import command_line, load_head_run, markdown_table, run_description, score_grid, run_script
+
+THRESHOLDS = (0.2, 0.1, 0.05)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", help="scoring run folder")
+    parser.add_argument("--out", default="figures")
+    args = parser.parse_args()
+    rows, meta = load_head_run(args.run)
+    grid = score_grid(rows, "R")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    n_layers, n_heads = grid.shape
+
+    figure, axis = plt.subplots(figsize=(max(4.0, 0.45 * n_heads + 2), max(4.0, 0.22 * n_layers + 1.5)))
+    image = axis.imshow(grid, aspect="auto", cmap="viridis", origin="lower", vmin=0)
+    axis.set_xlabel("head")
+    axis.set_ylabel("layer")
+    axis.set_xticks(range(n_heads))
+    axis.set_title(f"Relevant score R per head\n{run_description(meta)}", fontsize=9)
+    figure.colorbar(image, ax=axis, label="mean attention on the gold document")
+    figure.tight_layout()
+    figure.savefig(out / "fig2_head_locations.png", dpi=150)
+
+    header = "layer," + ",".join(f"head_{h}" for h in range(n_heads))
+    np.savetxt(out / "fig2_head_locations.csv", np.column_stack([np.arange(n_layers), grid]), delimiter=",",
+               header=header, comments="", fmt=["%d"] + ["%.6f"] * n_heads)
+    counts = [[f"R > {t}", int(np.sum(grid > t)), f"{np.sum(grid > t) / grid.size:.1%}"] for t in THRESHOLDS]
+    text = "\n\n".join(
+        [
+            "# Figure 2: contextual head locations",
+            f"Run: {run_description(meta)}. Heads: {grid.size} ({n_layers} layers x {n_heads} heads).",
+            markdown_table(["relevant score", "heads", "share"], counts),
+            f"Top layer by mean R: {int(np.nanargmax(np.nanmean(grid, axis=1)))}. Made by `{command_line()}`.",
+        ]
+    )
+    (out / "fig2_head_locations.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    run_script(main)

@@ -1,0 +1,81 @@
+"""Table 1: contextual scores (R, IR, IR max, Sink) of the top-5 heads in the long, gold, correct and wrong cases.
+
+Reads a scoring run folder; writes ``table1_contextual_scores.md``, ``.csv`` and ``.png`` into ``--out``.
+long = the 20-document prompt, gold = the gold-only prompt, correct = EM on both, wrong = EM on gold-only only.
+Run: python analyses/table1_contextual_scores.py RUN [--out figures] [--top 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from focus_interp.reports import command_line, load_head_run, markdown_table, run_description, run_script
+
+SCORES = ("R", "IR", "IR_max", "sink")
+CASE_COLUMNS = {
+    "long": {s: s for s in SCORES},
+    "gold": {"R": "R_gold", "sink": "sink_gold"},
+    "correct": {s: f"{s}_correct" for s in SCORES},
+    "wrong": {s: f"{s}_wrong" for s in SCORES},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", help="scoring run folder")
+    parser.add_argument("--out", default="figures")
+    parser.add_argument("--top", type=int, default=5)
+    args = parser.parse_args()
+    rows, meta = load_head_run(args.run)
+    top = sorted(rows, key=lambda row: -row["R"])[: args.top]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    table = []
+    for row in top:
+        for case, columns in CASE_COLUMNS.items():
+            table.append([row["layer"], row["head"], case, *(row[columns[s]] if s in columns else float("nan") for s in SCORES)])
+    headers = ["layer", "head", "case", "R", "IR", "IR max", "Sink"]
+    with open(out / "table1_contextual_scores.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(headers)
+        writer.writerows([[*r[:3], *("" if np.isnan(v) else f"{v:.6f}" for v in r[3:])] for r in table])
+    cases = meta.get("n_cases", {})
+    text = "\n\n".join(
+        [
+            "# Table 1: contextual scores of the top heads",
+            f"Run: {run_description(meta)}. EM long {meta.get('em', float('nan')):.3f}, EM gold-only "
+            f"{meta.get('em_gold', float('nan')):.3f}; samples per case: correct {cases.get('correct', '?')}, "
+            f"wrong {cases.get('wrong', '?')}.",
+            markdown_table(headers, table),
+            f"Made by `{command_line()}`.",
+        ]
+    )
+    (out / "table1_contextual_scores.md").write_text(text + "\n")
+
+    figure, axes = plt.subplots(1, len(CASE_COLUMNS), figsize=(3.2 * len(CASE_COLUMNS), 3.4), sharey=True)
+    width = 0.8 / len(SCORES)
+    for axis, (case, columns) in zip(axes, CASE_COLUMNS.items()):
+        for index, score in enumerate(SCORES):
+            values = [row[columns[score]] if score in columns else np.nan for row in top]
+            axis.bar(np.arange(len(top)) + index * width, values, width, label=score)
+        axis.set_xticks(np.arange(len(top)) + 0.4 - width / 2, [f"L{r['layer']}H{r['head']}" for r in top], rotation=45)
+        axis.set_title(case)
+    axes[0].set_ylabel("mean attention mass")
+    axes[-1].legend(fontsize=8)
+    figure.suptitle(f"Top-{args.top} contextual heads: {run_description(meta)}", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(out / "table1_contextual_scores.png", dpi=150)
+    print(text)
+
+
+if __name__ == "__main__":
+    run_script(main)

@@ -1,0 +1,63 @@
+"""The Figure 2 and Table 1 scripts on a small run folder."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from focus_interp.data import load_multidoc_qa
+from focus_interp.reports import score_grid
+from focus_interp.scoring.heads_run import read_head_scores, score_heads
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def tiny_run(tiny_loaded, tmp_path):
+    rows = load_multidoc_qa("synthetic", split="train", n=2, gold_positions=(1, 3), n_documents=3)
+    run = tmp_path / "run"
+    score_heads(tiny_loaded("llama", "sdpa"), rows, run, {"model": "tiny"}, max_new_tokens=3, progress=False)
+    return run
+
+
+def _run_script(name: str, *args: str) -> str:
+    result = subprocess.run([sys.executable, str(ROOT / "analyses" / name), *args], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_fig2_counts_heads_above_thresholds(tiny_run, tmp_path):
+    out = tmp_path / "figures"
+    _run_script("fig2_head_locations.py", str(tiny_run), "--out", str(out))
+    grid = score_grid(read_head_scores(tiny_run / "head_scores.csv"), "R")
+    report = (out / "fig2_head_locations.md").read_text()
+    for threshold in (0.2, 0.1, 0.05):
+        assert f"| R > {threshold} | {int(np.sum(grid > threshold))} |" in report
+    assert (out / "fig2_head_locations.png").stat().st_size > 0
+    written = np.loadtxt(out / "fig2_head_locations.csv", delimiter=",", skiprows=1)
+    np.testing.assert_allclose(written[:, 1:], grid, atol=1e-6)
+
+
+def test_table1_lists_top_heads_by_case(tiny_run, tmp_path):
+    out = tmp_path / "figures"
+    _run_script("table1_contextual_scores.py", str(tiny_run), "--out", str(out), "--top", "3")
+    rows = sorted(read_head_scores(tiny_run / "head_scores.csv"), key=lambda row: -row["R"])[:3]
+    lines = (out / "table1_contextual_scores.csv").read_text().splitlines()
+    assert len(lines) == 1 + 3 * 4
+    first = lines[1].split(",")
+    assert (int(first[0]), int(first[1]), first[2]) == (rows[0]["layer"], rows[0]["head"], "long")
+    assert abs(float(first[3]) - rows[0]["R"]) < 1e-6
+    assert (out / "table1_contextual_scores.png").stat().st_size > 0
+
+
+def test_missing_run_folder_is_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "analyses" / "fig2_head_locations.py"), str(tmp_path / "nothing")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode != 0 and "is not a run folder" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
