@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from focus_interp.errors import FocusInterpError
 from focus_interp.reports import command_line, load_head_run, markdown_table, run_description, score_grid, run_script
 
 THRESHOLDS = (0.2, 0.1, 0.05)
@@ -29,6 +30,8 @@ def main() -> None:
     args = parser.parse_args()
     rows, meta = load_head_run(args.run)
     grid = score_grid(rows, "R")
+    if np.isnan(grid).all():
+        raise FocusInterpError(f"{args.run} has no scored samples yet: run `focus-interp heads --out {args.run}`")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     n_layers, n_heads = grid.shape

@@ -17,15 +17,19 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from focus_interp.heads import rank_heads
+from focus_interp.scoring.heads_run import CASES, LONG_SCORES
 from focus_interp.reports import command_line, load_head_run, markdown_table, run_description, run_script
 
-SCORES = ("R", "IR", "IR_max", "sink")
 CASE_COLUMNS = {
-    "long": {s: s for s in SCORES},
+    "long": {score: score for score in LONG_SCORES},
     "gold": {"R": "R_gold", "sink": "sink_gold"},
-    "correct": {s: f"{s}_correct" for s in SCORES},
-    "wrong": {s: f"{s}_wrong" for s in SCORES},
+    **{case: {score: f"{score}_{case}" for score in LONG_SCORES} for case in CASES},
 }
+
+
+def _fraction(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
 
 
 def main() -> None:
@@ -35,14 +39,14 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=5)
     args = parser.parse_args()
     rows, meta = load_head_run(args.run)
-    top = sorted(rows, key=lambda row: -row["R"])[: args.top]
+    top = rank_heads(rows)[: args.top]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
     table = []
     for row in top:
         for case, columns in CASE_COLUMNS.items():
-            table.append([row["layer"], row["head"], case, *(row[columns[s]] if s in columns else float("nan") for s in SCORES)])
+            table.append([row["layer"], row["head"], case, *(row[columns[s]] if s in columns else float("nan") for s in LONG_SCORES)])
     headers = ["layer", "head", "case", "R", "IR", "IR max", "Sink"]
     with open(out / "table1_contextual_scores.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -52,8 +56,8 @@ def main() -> None:
     text = "\n\n".join(
         [
             "# Table 1: contextual scores of the top heads",
-            f"Run: {run_description(meta)}. EM long {meta.get('em', float('nan')):.3f}, EM gold-only "
-            f"{meta.get('em_gold', float('nan')):.3f}; samples per case: correct {cases.get('correct', '?')}, "
+            f"Run: {run_description(meta)}. EM long {_fraction(meta.get('em'))}, EM gold-only "
+            f"{_fraction(meta.get('em_gold'))}; samples per case: correct {cases.get('correct', '?')}, "
             f"wrong {cases.get('wrong', '?')}.",
             markdown_table(headers, table),
             f"Made by `{command_line()}`.",
@@ -62,9 +66,9 @@ def main() -> None:
     (out / "table1_contextual_scores.md").write_text(text + "\n")
 
     figure, axes = plt.subplots(1, len(CASE_COLUMNS), figsize=(3.2 * len(CASE_COLUMNS), 3.4), sharey=True)
-    width = 0.8 / len(SCORES)
+    width = 0.8 / len(LONG_SCORES)
     for axis, (case, columns) in zip(axes, CASE_COLUMNS.items()):
-        for index, score in enumerate(SCORES):
+        for index, score in enumerate(LONG_SCORES):
             values = [row[columns[score]] if score in columns else np.nan for row in top]
             axis.bar(np.arange(len(top)) + index * width, values, width, label=score)
         axis.set_xticks(np.arange(len(top)) + 0.4 - width / 2, [f"L{r['layer']}H{r['head']}" for r in top], rotation=45)

@@ -4,8 +4,9 @@ For prompts of about 1k, 3k and 8k tokens on the default model, each method runs
 - ``greedy``: plain Hugging Face greedy generation of the response (SDPA attention);
 - ``ours``: the same generation with the response rows' span attention read at every decoding step;
 - ``official``: greedy generation, then one eager forward over [prompt, R] with ``output_attentions=True``,
-  slicing the response rows per head (skipped when its T x T matrices cannot fit in memory).
-Prints wall seconds and peak resident memory (GB) of each, and the ratios ours/greedy and official/greedy.
+  slicing the response rows per head (skipped when its T x T matrices cannot fit in free memory).
+Prints wall seconds and peak resident memory (GB; the process's peak, model and imports included) of each,
+the ratios to greedy, and the largest difference between the official and our scores on the same sample.
 Run: python bench/scoring.py [--lengths 1000 3000 8000] [--max-new-tokens 32]
 """
 
@@ -15,8 +16,10 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
-import psutil
+import torch
 
 _METHOD = r"""
 import json, resource, sys, time, torch
@@ -25,7 +28,7 @@ from focus_interp.data import multidoc_parts, synthetic_multidoc_qa
 from focus_interp.generation import greedy_response
 from focus_interp.scoring.response_attention import generate_with_span_attention, span_indicator
 
-method, target, max_new = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+method, target, max_new, mass_path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 loaded = load_model()
 torch.set_grad_enabled(False)
 n_documents = 2
@@ -37,10 +40,12 @@ while True:
     n_documents = max(n_documents + 1, int(n_documents * target / len(prompt)))
 spans = ["sink"] + [f"doc_{i}" for i in range(1, n_documents + 1)]
 started = time.perf_counter()
+mass = None
 if method == "greedy":
     response = greedy_response(loaded, prompt, max_new)
 elif method == "ours":
-    response = generate_with_span_attention(loaded, prompt, spans, max_new).response_ids
+    result = generate_with_span_attention(loaded, prompt, spans, max_new)
+    response, mass = result.response_ids, result.mass
 else:
     response = greedy_response(loaded, prompt, max_new)
     full = prompt.with_response(response)
@@ -48,27 +53,41 @@ else:
     attentions = loaded.hf_model(full.ids(), output_attentions=True).attentions
     indicator = span_indicator(prompt, spans, len(full))
     rows = full.span("response")
-    mass = [a[0, head, rows] @ indicator for a in attentions for head in range(a.shape[1])]
+    mass = torch.stack([torch.stack([a[0, head, rows] @ indicator for head in range(a.shape[1])], 1) for a in attentions], 1)
 seconds = time.perf_counter() - started
 peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+if mass is not None:
+    torch.save(mass, mass_path)
 print(json.dumps({"tokens": len(prompt), "response": len(response), "seconds": seconds, "peak_gb": peak_gb}))
 """
 
 
-def run(method: str, target: int, max_new_tokens: int) -> dict:
+def run(method: str, target: int, max_new_tokens: int, mass_path: Path) -> dict:
     result = subprocess.run(
-        [sys.executable, "-c", _METHOD, method, str(target), str(max_new_tokens)], capture_output=True, text=True
+        [sys.executable, "-c", _METHOD, method, str(target), str(max_new_tokens), str(mass_path)],
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
-        return {"error": result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed"}
+        lines = result.stderr.strip().splitlines()
+        return {"error": lines[-1] if lines else f"exit code {result.returncode}"}
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def available_bytes() -> int:
+    with open("/proc/meminfo") as handle:
+        fields = dict(line.split(":", 1) for line in handle)
+    return int(fields["MemAvailable"].split()[0]) * 1024
 
 
 def official_fits(target: int, max_new_tokens: int, n_layers: int = 30, n_heads: int = 9) -> bool:
     """Whether every layer's float32 T x T attention (what output_attentions holds) fits in free memory."""
     tokens = target + max_new_tokens
-    needed = n_layers * n_heads * tokens * tokens * 4 * 1.5
-    return needed < psutil.virtual_memory().available
+    return n_layers * n_heads * tokens * tokens * 4 * 1.5 < available_bytes()
+
+
+def _cell(result: dict, key: str, width: int, digits: int) -> str:
+    return f"{result[key]:{width}.{digits}f}" if key in result else f"{'n/a':>{width}}"
 
 
 def main() -> None:
@@ -76,26 +95,29 @@ def main() -> None:
     parser.add_argument("--lengths", type=int, nargs="+", default=[1000, 3000, 8000])
     parser.add_argument("--max-new-tokens", type=int, default=32)
     args = parser.parse_args()
-    print("prompt   resp | greedy s   GB |   ours s   GB |  official s    GB | ours/greedy time  mem | official/greedy time  mem")
-    for target in args.lengths:
-        results = {method: run(method, target, args.max_new_tokens) for method in ("greedy", "ours")}
-        if official_fits(target, args.max_new_tokens):
-            results["official"] = run("official", target, args.max_new_tokens)
-        else:
-            results["official"] = {"error": "skipped: T x T attentions of every layer exceed free memory"}
-        greedy, ours, official = results["greedy"], results["ours"], results["official"]
-        line = f"{greedy['tokens']:>6} {greedy['response']:>6} | {greedy['seconds']:8.1f} {greedy['peak_gb']:4.1f} | "
-        line += f"{ours['seconds']:8.1f} {ours['peak_gb']:4.1f} | "
-        if "error" in official:
-            line += f"{'n/a':>11} {'n/a':>5} | "
-        else:
-            line += f"{official['seconds']:11.1f} {official['peak_gb']:5.1f} | "
-        line += f"{ours['seconds'] / greedy['seconds']:16.2f} {ours['peak_gb'] / greedy['peak_gb']:4.2f} | "
-        if "error" in official:
-            line += official["error"]
-        else:
-            line += f"{official['seconds'] / greedy['seconds']:20.2f} {official['peak_gb'] / greedy['peak_gb']:4.2f}"
-        print(line, flush=True)
+    print("prompt resp | greedy s   GB | ours s   GB | official s   GB | ours/greedy time mem | official/greedy time mem | max |ours-official|")
+    with tempfile.TemporaryDirectory() as scratch:
+        for target in args.lengths:
+            paths = {method: Path(scratch) / f"{method}-{target}.pt" for method in ("greedy", "ours", "official")}
+            results = {method: run(method, target, args.max_new_tokens, paths[method]) for method in ("greedy", "ours")}
+            if official_fits(target, args.max_new_tokens):
+                results["official"] = run("official", target, args.max_new_tokens, paths["official"])
+            else:
+                results["official"] = {"error": "skipped: the T x T attentions of every layer exceed free memory"}
+            greedy, ours, official = results["greedy"], results["ours"], results["official"]
+            if "error" in greedy or "error" in ours:
+                print(f"{target:>6}: failed: {greedy.get('error') or ours.get('error')}")
+                continue
+            line = f"{greedy['tokens']:>6} {greedy['response']:>4} | {_cell(greedy, 'seconds', 8, 1)} {_cell(greedy, 'peak_gb', 4, 1)} | "
+            line += f"{_cell(ours, 'seconds', 6, 1)} {_cell(ours, 'peak_gb', 4, 1)} | "
+            line += f"{_cell(official, 'seconds', 10, 1)} {_cell(official, 'peak_gb', 5, 1)} | "
+            line += f"{ours['seconds'] / greedy['seconds']:16.2f} {ours['peak_gb'] / greedy['peak_gb']:4.2f} | "
+            if "error" in official:
+                line += official["error"]
+            else:
+                difference = (torch.load(paths["ours"]) - torch.load(paths["official"])).abs().max().item()
+                line += f"{official['seconds'] / greedy['seconds']:20.2f} {official['peak_gb'] / greedy['peak_gb']:4.2f} | {difference:.1e}"
+            print(line, flush=True)
 
 
 if __name__ == "__main__":

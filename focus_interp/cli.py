@@ -16,54 +16,38 @@ def _load(args: argparse.Namespace):
 
 
 def _dataset(args: argparse.Namespace):
+    """The rows to score and the description of their source kept in the run's meta.json."""
     from focus_interp.data import load_multidoc_qa
 
-    settings = {
-        "source": args.data,
+    options = {
         "split": args.split,
         "n": args.n,
-        "gold_positions": list(args.gold_positions),
+        "gold_positions": tuple(args.gold_positions),
         "n_documents": args.documents,
         "distractors": args.distractors,
         "seed": args.seed,
     }
-    rows = load_multidoc_qa(
-        args.data,
-        split=args.split,
-        n=args.n,
-        gold_positions=tuple(args.gold_positions),
-        n_documents=args.documents,
-        distractors=args.distractors,
-        seed=args.seed,
-    )
-    return rows, settings
+    return load_multidoc_qa(args.data, **options), {"source": args.data, **options}
 
 
-def _print_top_heads(path, k: int) -> None:
-    from focus_interp.scoring.heads_run import read_head_scores
+def _score(args: argparse.Namespace, loaded, rows, data: dict) -> None:
+    from focus_interp.heads import rank_heads, read_head_scores
+    from focus_interp.scoring.heads_run import score_heads
 
-    rows = sorted(read_head_scores(path), key=lambda row: -row["R"])[:k]
-    print(f"\ntop {k} contextual heads (mean attention on the gold document over response tokens):")
+    summary = score_heads(loaded, rows, args.out, data, args.max_new_tokens, args.sink_tokens)
+    if summary["n_skipped"]:
+        reasons = sorted({item["reason"] for item in summary["skipped"]})
+        print(f"skipped {summary['n_skipped']} samples (listed in meta.json), e.g.: {reasons[0]}")
+    path = f"{args.out}/head_scores.csv"
+    print(f"\nEM {summary['em'] or 0:.3f} with all documents, {summary['em_gold'] or 0:.3f} with the gold document alone")
+    print(f"top {args.top} contextual heads (mean attention on the gold document over response tokens):")
     print(f"  {'layer':>5} {'head':>4} {'R':>7} {'IR':>7} {'IR_max':>7} {'sink':>7} {'R_gold':>7}")
-    for row in rows:
+    for row in rank_heads(read_head_scores(path))[: args.top]:
         print(
             f"  {row['layer']:>5} {row['head']:>4} {row['R']:7.3f} {row['IR']:7.3f} {row['IR_max']:7.3f} "
             f"{row['sink']:7.3f} {row['R_gold']:7.3f}"
         )
     print(f"written: {path}")
-
-
-def _score(args: argparse.Namespace, loaded, rows, data_settings: dict) -> None:
-    from focus_interp.scoring.heads_run import score_heads
-
-    settings = {
-        "model": loaded.name,
-        "data": data_settings,
-        "max_new_tokens": args.max_new_tokens,
-        "sink_tokens": args.sink_tokens,
-    }
-    path = score_heads(loaded, rows, args.out, settings, args.max_new_tokens, args.sink_tokens)
-    _print_top_heads(path, args.top)
 
 
 def _heads(args: argparse.Namespace) -> None:
@@ -72,24 +56,25 @@ def _heads(args: argparse.Namespace) -> None:
 
 
 def _demo(args: argparse.Namespace) -> None:
-    from focus_interp.data import multidoc_parts, synthetic_multidoc_qa
+    from focus_interp.data import gold_segment, long_parts
     from focus_interp.generation import greedy_response
     from focus_interp.metrics import best_subspan_em
     from focus_interp.prompts import build_prompt
 
+    rows, data = _dataset(args)
     loaded = _load(args)
     print(loaded.describe())
-    sample = synthetic_multidoc_qa(1, n_documents=args.documents, gold_position=args.gold_positions[0], seed=args.seed)[0]
-    prompt = build_prompt(loaded.tokenizer, multidoc_parts(sample["question"], sample["documents"]))
+    sample = rows[0]
+    prompt = build_prompt(loaded.tokenizer, long_parts(sample))
     answer = loaded.tokenizer.decode(greedy_response(loaded, prompt, max_new_tokens=args.max_new_tokens))
-    gold = prompt.spans[f"doc_{sample['gold_position']}"]
-    print(f"\ngenerated question ({args.documents} documents, {len(prompt)} tokens, gold document at tokens {gold}):")
+    gold = prompt.spans[gold_segment(sample)]
+    print(f"\na question ({args.documents} documents, {len(prompt)} tokens, gold document at tokens {gold}):")
     print(f"  question  {sample['question']}")
     print(f"  expected  {sample['answers'][0]}")
     print(f"  model     {answer.strip()}")
     print(f"  exact match {best_subspan_em(answer, sample['answers']):.0f}")
-    print(f"\nscoring heads on {args.n} generated samples into {args.out}")
-    _score(args, loaded, *_dataset(args))
+    print(f"\nscoring heads on {len(rows)} samples into {args.out}")
+    _score(args, loaded, rows, data)
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:

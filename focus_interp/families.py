@@ -22,8 +22,6 @@ class Family:
     attention: str = "self_attn"
     q_proj_call: str = "self_q_proj_0"
     k_proj_call: str = "self_k_proj_0"
-    q_norm: str | None = None
-    k_norm: str | None = None
     rope_call: str = "apply_rotary_pos_emb_0"
     attention_call: str = "attention_interface_1"
     softmax_call: str = "nn_functional_softmax_0"
@@ -51,7 +49,7 @@ FAMILIES: tuple[Family, ...] = (
     Family(name="Llama", model_types=("llama",)),
     Family(name="Qwen2", model_types=("qwen2",)),
     Family(name="Mistral", model_types=("mistral",), per_layer_sliding_window=False),
-    Family(name="Gemma3", model_types=("gemma3_text",), q_norm="q_norm", k_norm="k_norm"),
+    Family(name="Gemma3", model_types=("gemma3_text",)),
 )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from focus_interp.errors import FocusInterpError
-from focus_interp.scoring.heads_run import read_head_scores
+from focus_interp.heads import read_head_scores
 
 
 def load_head_run(folder: str | Path) -> tuple[list[dict], dict]:

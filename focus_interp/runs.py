@@ -15,7 +15,13 @@ _VERSIONED = ("focus-interp", "torch", "transformers", "nnsight")
 
 
 def versions() -> dict[str, str]:
-    found = {name: metadata.version(name) for name in _VERSIONED}
+    """Versions of Python and of the packages whose changes can move the numbers."""
+    found = {}
+    for name in _VERSIONED:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
     return {"python": platform.python_version(), **found}
 
 
@@ -41,7 +47,10 @@ class RunFolder:
 
     def _check_or_write_meta(self) -> None:
         if self.meta_path.exists():
-            previous = json.loads(self.meta_path.read_text()).get("settings")
+            try:
+                previous = json.loads(self.meta_path.read_text()).get("settings")
+            except (json.JSONDecodeError, AttributeError):
+                raise FocusInterpError(f"{self.meta_path} is not a run's meta.json: pass another output folder") from None
             if previous != json.loads(json.dumps(self.settings)):
                 changed = sorted(k for k in set(previous or {}) | set(self.settings) if (previous or {}).get(k) != self.settings.get(k))
                 raise FocusInterpError(

@@ -18,6 +18,7 @@ from transformers import (
 )
 
 from focus_interp import load_model, wrap_model
+from focus_interp.scoring.response_attention import span_indicator
 
 TINY_SIZES = dict(
     vocab_size=400,
@@ -61,6 +62,21 @@ def tiny_hf_model(family: str, attn_implementation: str = "eager") -> torch.nn.M
             if "norm" in name:
                 parameter.add_(0.3 * torch.randn_like(parameter))
     return model
+
+
+def eager_span_mass(hf_model, prompt, response_ids, span_names) -> torch.Tensor:
+    """[rows, layers, heads, spans] from one eager forward over [prompt, R] with output_attentions."""
+    full = prompt.with_response(response_ids)
+    implementation = hf_model.config._attn_implementation
+    hf_model.set_attn_implementation("eager")
+    try:
+        with torch.no_grad():
+            attentions = hf_model(full.ids(), output_attentions=True).attentions
+    finally:
+        hf_model.set_attn_implementation(implementation)
+    indicator = span_indicator(prompt, span_names, len(full))
+    rows = full.span("response")
+    return torch.stack([a[0, :, rows] @ indicator for a in attentions]).permute(2, 0, 1, 3)
 
 
 FAMILIES = ["llama", "qwen2", "mistral", "gemma3"]

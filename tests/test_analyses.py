@@ -11,7 +11,8 @@ import pytest
 
 from focus_interp.data import load_multidoc_qa
 from focus_interp.reports import score_grid
-from focus_interp.scoring.heads_run import read_head_scores, score_heads
+from focus_interp.heads import rank_heads, read_head_scores
+from focus_interp.scoring.heads_run import score_heads
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def tiny_run(tiny_loaded, tmp_path):
     rows = load_multidoc_qa("synthetic", split="train", n=2, gold_positions=(1, 3), n_documents=3)
     run = tmp_path / "run"
-    score_heads(tiny_loaded("llama", "sdpa"), rows, run, {"model": "tiny"}, max_new_tokens=3, progress=False)
+    score_heads(tiny_loaded("llama", "sdpa"), rows, run, {"source": "synthetic"}, max_new_tokens=3, progress=False)
     return run
 
 
@@ -45,7 +46,7 @@ def test_fig2_counts_heads_above_thresholds(tiny_run, tmp_path):
 def test_table1_lists_top_heads_by_case(tiny_run, tmp_path):
     out = tmp_path / "figures"
     _run_script("table1_contextual_scores.py", str(tiny_run), "--out", str(out), "--top", "3")
-    rows = sorted(read_head_scores(tiny_run / "head_scores.csv"), key=lambda row: -row["R"])[:3]
+    rows = rank_heads(read_head_scores(tiny_run / "head_scores.csv"))[:3]
     lines = (out / "table1_contextual_scores.csv").read_text().splitlines()
     assert len(lines) == 1 + 3 * 4
     first = lines[1].split(",")

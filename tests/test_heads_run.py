@@ -14,11 +14,12 @@ from focus_interp import FocusInterpError
 from focus_interp.data import load_multidoc_qa, long_parts
 from focus_interp.prompts import build_prompt
 from focus_interp.scoring.contextual import score_sample
-from focus_interp.scoring.heads_run import COLUMNS, read_head_scores, score_heads, top_heads
-from tests.test_response_attention import eager_span_mass
+from focus_interp.heads import read_head_scores, top_heads
+from focus_interp.scoring.heads_run import COLUMNS, head_score_table, score_heads
+from tests.conftest import eager_span_mass
 
 ROWS = load_multidoc_qa("synthetic", split="train", n=4, gold_positions=(1, 3), n_documents=3, seed=0)
-SETTINGS = {"model": "tiny-llama", "data": "synthetic-4", "max_new_tokens": 4}
+DATA = {"source": "synthetic", "n": 4}
 
 
 def test_sample_scores_match_eager_attention(tiny_loaded):
@@ -41,7 +42,8 @@ def test_sample_scores_match_eager_attention(tiny_loaded):
 
 def test_run_folder_files_and_means(tiny_loaded, tmp_path):
     loaded = tiny_loaded("llama", "sdpa")
-    path = score_heads(loaded, ROWS, tmp_path, SETTINGS, max_new_tokens=4, progress=False)
+    score_heads(loaded, ROWS, tmp_path, DATA, max_new_tokens=4, progress=False)
+    path = tmp_path / "head_scores.csv"
     records = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
     assert [r["id"] for r in records] == list(ROWS["id"])
     with open(path) as handle:
@@ -53,30 +55,33 @@ def test_run_folder_files_and_means(tiny_loaded, tmp_path):
     best = max(table, key=lambda row: row["R"])
     assert top_heads(path, 1) == [(best["layer"], best["head"])]
     meta = json.loads((tmp_path / "meta.json").read_text())
-    assert meta["settings"] == SETTINGS and meta["n_scored"] == 4 and "torch" in meta["versions"]
+    assert meta["settings"]["data"] == DATA and meta["settings"]["max_new_tokens"] == 4
+    assert meta["n_scored"] == 4 and "torch" in meta["versions"]
 
 
 def test_interrupted_run_resumes_without_recomputing(tiny_loaded, tmp_path, monkeypatch):
     loaded = tiny_loaded("llama", "sdpa")
     calls = []
-    real_score_sample = heads_run.score_sample
+    real_score_prompts = heads_run.score_prompts
 
     def interrupt_on_third(loaded, row, *args):
         if len(calls) == 2:
             raise KeyboardInterrupt
         calls.append(row["id"])
-        return real_score_sample(loaded, row, *args)
+        return real_score_prompts(loaded, row, *args)
 
-    monkeypatch.setattr(heads_run, "score_sample", interrupt_on_third)
+    monkeypatch.setattr(heads_run, "score_prompts", interrupt_on_third)
     with pytest.raises(KeyboardInterrupt):
-        score_heads(loaded, ROWS, tmp_path, SETTINGS, max_new_tokens=4, progress=False)
+        score_heads(loaded, ROWS, tmp_path, DATA, max_new_tokens=4, progress=False)
     assert len((tmp_path / "samples.jsonl").read_text().splitlines()) == 2
     assert json.loads((tmp_path / "meta.json").read_text())["n_scored"] == 2
     with open(tmp_path / "samples.jsonl", "a") as handle:
         handle.write('{"id": "cut sho')  # a write cut short by the interruption
     calls.clear()
-    monkeypatch.setattr(heads_run, "score_sample", lambda loaded, row, *args: calls.append(row["id"]) or real_score_sample(loaded, row, *args))
-    score_heads(loaded, ROWS, tmp_path, SETTINGS, max_new_tokens=4, progress=False)
+    monkeypatch.setattr(
+        heads_run, "score_prompts", lambda loaded, row, *args: calls.append(row["id"]) or real_score_prompts(loaded, row, *args)
+    )
+    score_heads(loaded, ROWS, tmp_path, DATA, max_new_tokens=4, progress=False)
     assert calls == list(ROWS["id"])[2:]
     ids = [json.loads(line)["id"] for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
     assert ids == list(ROWS["id"])
@@ -84,17 +89,37 @@ def test_interrupted_run_resumes_without_recomputing(tiny_loaded, tmp_path, monk
 
 def test_other_settings_in_the_same_folder_is_an_error(tiny_loaded, tmp_path):
     loaded = tiny_loaded("llama", "sdpa")
-    score_heads(loaded, ROWS.select(range(1)), tmp_path, SETTINGS, max_new_tokens=4, progress=False)
+    score_heads(loaded, ROWS, tmp_path, DATA, max_new_tokens=4, progress=False)
     with pytest.raises(FocusInterpError, match="max_new_tokens differ"):
-        score_heads(loaded, ROWS, tmp_path, {**SETTINGS, "max_new_tokens": 8}, max_new_tokens=8, progress=False)
+        score_heads(loaded, ROWS, tmp_path, DATA, max_new_tokens=8, progress=False)
+    with pytest.raises(FocusInterpError, match="n, rows differ"):
+        score_heads(loaded, ROWS.select(range(3)), tmp_path, DATA, max_new_tokens=4, progress=False)
 
 
 def test_prompts_over_the_window_are_skipped_and_counted(tiny_loaded, tmp_path):
     loaded = tiny_loaded("llama", "sdpa")
     long_rows = load_multidoc_qa("synthetic", split="train", n=2, gold_positions=(1,), n_documents=40, seed=0)
-    score_heads(loaded, long_rows, tmp_path, SETTINGS, max_new_tokens=4, progress=False)
+    summary = score_heads(loaded, long_rows, tmp_path, DATA, max_new_tokens=4, progress=False)
     meta = json.loads((tmp_path / "meta.json").read_text())
-    assert meta["skipped_over_window"] == 2 and meta["n_scored"] == 0
+    assert meta["n_skipped"] == 2 and meta["n_scored"] == 0 == summary["n_scored"]
+    assert [item["id"] for item in meta["skipped"]] == list(long_rows["id"])
+    assert "exceeds the model's window of 512" in meta["skipped"][0]["reason"]
+
+
+def test_case_means_hand_worked():
+    def record(em, em_gold, r):
+        scores = {name: [[r, 2 * r]] for name in ("R", "IR", "IR_max", "sink", "R_gold", "sink_gold")}
+        return {"em": em, "em_gold": em_gold, "scores": scores}
+
+    records = [record(1, 1, 0.1), record(0, 1, 0.3), record(0, 1, 0.5), record(1, 0, 0.7)]
+    records[3]["scores"]["R_gold"] = None  # an empty gold-only response
+    table = head_score_table(records, 1, 2)
+    np.testing.assert_allclose(table["R"], [[0.4, 0.8]])
+    np.testing.assert_allclose(table["R_gold"], [[0.3, 0.6]])
+    np.testing.assert_allclose(table["R_correct"], [[0.1, 0.2]])
+    np.testing.assert_allclose(table["IR_wrong"], [[0.4, 0.8]])
+    only_correct = head_score_table(records[:1], 1, 2)
+    assert np.isnan(only_correct["sink_wrong"]).all()
 
 
 def test_reading_a_missing_or_foreign_csv_is_a_clear_error(tmp_path):

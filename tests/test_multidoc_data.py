@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import os
+import random
 from pathlib import Path
 
 import pytest
@@ -21,9 +23,12 @@ from focus_interp.data import (
 from focus_interp.data.distractors import BM25
 from focus_interp.errors import FocusInterpError
 from focus_interp.metrics import normalize_answer
-from focus_interp.prompts import Segment
+from focus_interp.prompts import Segment, build_prompt
+from tests.conftest import tiny_tokenizer
 
-ORACLE = Path("/work/shared/data/nq-open-oracle.jsonl.gz")
+SHARED_DATA = Path(os.environ.get("FOCUS_INTERP_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+ORACLE = SHARED_DATA / "nq-open-oracle.jsonl.gz"
+RETRIEVAL_FILE = "nq-open-contriever-msmarco-retrieved-documents.jsonl.gz"
 
 
 def write_jsonl_gz(path: Path, records: list) -> Path:
@@ -63,6 +68,32 @@ def test_synthetic_splits_are_disjoint_halves_of_the_questions():
     assert train_questions.isdisjoint(test_questions)
     assert train_questions | test_questions == set(range(400)) == set(everything["question_index"])
     assert len(train) == len(test) == 200 * 5
+
+
+def test_synthetic_split_of_a_question_does_not_depend_on_n():
+    """Train at n=40 (8 questions) and n=400 (80) come from 400 generated questions, train at n=1500 (300
+    questions) from 600: each is a prefix of the next. Test at n=1200 (240 questions, 500 generated) shares
+    no question with train at n=400, nor with the 300 train questions."""
+    train = {n: load_multidoc_qa(split="train", n=n) for n in (40, 400, 1500)}
+    for small, large in ((40, 400), (400, 1500)):
+        assert train[large]["id"][:small] == train[small]["id"]
+        assert train[large]["question"][:small] == train[small]["question"]
+    test = load_multidoc_qa(split="test", n=1200)
+    assert len(set(test["question_index"])) == 240 and max(test["question_index"]) >= 400
+    for rows in (train[400], train[1500]):
+        assert set(rows["question"]).isdisjoint(test["question"])
+        assert set(rows["question_index"]).isdisjoint(test["question_index"])
+
+
+def test_synthetic_split_is_50_50_in_each_block_of_100():
+    """Block b's train half: the first 50 of its indices shuffled by random.Random("seed:b")."""
+    train = set(load_multidoc_qa(split="train", gold_positions=(1,), n=250, seed=7)["question_index"])
+    test = set(load_multidoc_qa(split="test", gold_positions=(1,), n=250, seed=7)["question_index"])
+    assert train.isdisjoint(test) and train | test == set(range(500))
+    for block in range(5):
+        order = list(range(100 * block, 100 * block + 100))
+        random.Random(f"7:{block}").shuffle(order)
+        assert {i for i in train if i // 100 == block} == set(order[:50])
 
 
 def test_synthetic_is_seeded():
@@ -180,9 +211,85 @@ def test_lost_in_the_middle_files_are_read_as_they_are(lim_directory):
     assert [doc["title"] for doc in rows[0]["documents"]] == ["G0", "X", "Y"]
 
 
-def test_lost_in_the_middle_missing_position_file(lim_directory):
-    with pytest.raises(FocusInterpError, match="nq-open-3_total_documents_gold_at_1.jsonl.gz not found"):
-        load_multidoc_qa(lim_directory, gold_positions=(1, 2), n_documents=3)
+def test_lost_in_the_middle_folder_without_the_files_names_them(lim_directory):
+    message = (
+        r"has neither nq-open-3_total_documents_gold_at_1\.jsonl\.gz "
+        r"\(Lost in the Middle's 3-document files for gold positions 1, 2, 3\) nor "
+        r"nq-open-contriever-msmarco-retrieved-documents\.jsonl\.gz to build them from"
+    )
+    with pytest.raises(FocusInterpError, match=message):
+        load_multidoc_qa(lim_directory, gold_positions=(1, 2, 3), n_documents=3)
+
+
+def test_random_distractors_do_not_apply_to_a_folder(lim_directory):
+    with pytest.raises(FocusInterpError, match="distractors='random' applies to the oracle file only"):
+        load_multidoc_qa(lim_directory, gold_positions=(1, 3), n_documents=3, distractors="random")
+
+
+def retrieved(title: str, hasanswer: bool) -> dict:
+    return {"id": title, "title": title, "text": f"About {title.strip()}. ", "hasanswer": hasanswer, "score": "1.0"}
+
+
+def retrieval_line(question: str, answers: list[str], ctxs: list[dict], gold: dict) -> dict:
+    return {"question": question, "answers": answers, "ctxs": ctxs, "nq_annotated_gold": gold}
+
+
+RETRIEVAL_LINES = [
+    retrieval_line(
+        "q zero",
+        ["a0"],
+        [retrieved("A0", True), retrieved(" X\n", False), retrieved("A1", True)]
+        + [retrieved("Y", False), retrieved("Z", False)],
+        {"title": " G0 ", "long_answer": "Long G0.", "chunked_long_answer": "Chunk of G0.\n", "short_answers": []},
+    ),
+    retrieval_line(
+        "q one", ["a1"], [retrieved("V", False), retrieved("W", False)], {"title": "G1", "long_answer": "Long G1."}
+    ),
+    retrieval_line(
+        "q two", ["a2"], [retrieved("U", False), retrieved("A2", True)], {"title": "G2", "long_answer": "Long G2."}
+    ),
+]
+
+
+def test_lost_in_the_middle_rows_built_from_the_retrieval_file(tmp_path):
+    """Gold = nq_annotated_gold (chunked_long_answer, else long_answer); distractors = the first two retrieved
+    passages with hasanswer false, in retrieval order; q two has one such passage only, so it has no rows."""
+    write_jsonl_gz(tmp_path / RETRIEVAL_FILE, RETRIEVAL_LINES)
+    only_first_position = [lim_line("q zero", ["a0"], ["G0", "X", "Y"], 0)]
+    write_jsonl_gz(tmp_path / "nq-open-3_total_documents_gold_at_0.jsonl.gz", only_first_position)
+    rows = load_multidoc_qa(tmp_path, split="all", gold_positions=(1, 3), n_documents=3)
+    assert rows["id"] == ["0-g1", "0-g3", "1-g1", "1-g3"]
+    gold, x, y = passage("G0", "Chunk of G0.", is_gold=True), passage("X", "About X."), passage("Y", "About Y.")
+    assert rows[0]["documents"] == [gold, x, y] and rows[1]["documents"] == [x, y, gold]
+    assert rows[3]["documents"] == [passage("V", "About V."), passage("W", "About W."), passage("G1", "Long G1.", True)]
+    assert rows[3]["question"] == "q one" and rows[3]["answers"] == ["a1"] and rows[3]["question_index"] == 1
+
+
+def test_lost_in_the_middle_retrieval_line_without_annotated_gold_is_named(tmp_path):
+    lines = [RETRIEVAL_LINES[0], {**RETRIEVAL_LINES[1], "nq_annotated_gold": {"title": "G1"}}]
+    write_jsonl_gz(tmp_path / RETRIEVAL_FILE, lines)
+    with pytest.raises(FocusInterpError, match=r"retrieved-documents\.jsonl\.gz, line 2: 'nq_annotated_gold' must"):
+        load_multidoc_qa(tmp_path, gold_positions=(1,), n_documents=3)
+
+
+def test_titles_and_texts_are_stripped_in_every_file(tmp_path):
+    """Title " Blue Door " and text " The Blue Door was painted by Ana Lind.\n" read as "Blue Door" and
+    "The Blue Door was painted by Ana Lind."; white space inside ("About X\n.") is kept."""
+    lines = [oracle_line(f"q {i}", [f"a{i}"], f" T{i}\t", f"\n Text {i}. ") for i in range(3)]
+    blue_door = " The Blue Door was painted by Ana Lind.\n"
+    lines[0] = oracle_line("who painted the blue door", ["Ana Lind"], " Blue Door ", blue_door)
+    oracle = write_jsonl_gz(tmp_path / "oracle.jsonl.gz", lines)
+    rows = load_multidoc_qa(oracle, split="all", gold_positions=(2,), n_documents=3)
+    assert rows[0]["documents"] == [
+        passage("T1", "Text 1."),
+        passage("Blue Door", "The Blue Door was painted by Ana Lind.", is_gold=True),
+        passage("T2", "Text 2."),
+    ]
+    line = lim_line("q", ["a"], [" G ", "X\n"], 0)
+    line["ctxs"][0]["text"] = "About G.\n\n"
+    write_jsonl_gz(tmp_path / "nq-open-2_total_documents_gold_at_0.jsonl.gz", [line])
+    rows = load_multidoc_qa(tmp_path, split="all", gold_positions=(1,), n_documents=2)
+    assert rows[0]["documents"] == [passage("G", "About G.", is_gold=True), passage("X", "About X\n.")]
 
 
 def test_lost_in_the_middle_line_without_gold_is_named(lim_directory):
@@ -208,6 +315,15 @@ def test_malformed_json_names_file_and_line(tmp_path):
         handle.write(json.dumps(TINY_ORACLE[0]) + "\n{not json\n")
     with pytest.raises(FocusInterpError, match=r"broken\.jsonl\.gz, line 2 is not valid JSON"):
         load_multidoc_qa(path)
+
+
+def test_line_separators_inside_a_string_do_not_split_a_line(tmp_path):
+    """U+2028 and U+0085 are line breaks to str.splitlines, not to JSON lines: the title stays whole."""
+    path = tmp_path / "oracle.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.write(json.dumps(oracle_line("q", ["a"], "A\u2028B\x85C", "Text."), ensure_ascii=False) + "\n")
+    rows = load_multidoc_qa(path, split="all", gold_positions=(1,), n_documents=1)
+    assert rows[0]["documents"] == [passage("A\u2028B\x85C", "Text.", is_gold=True)]
 
 
 def test_oracle_line_without_gold_passage_is_named(tmp_path):
@@ -279,6 +395,19 @@ def test_row_without_a_single_gold_document():
     row = {"question": "q", "documents": [passage("A", "a."), passage("B", "b.")]}
     with pytest.raises(FocusInterpError, match="exactly one gold document"):
         gold_segment(row)
+
+
+def test_gold_prompts_of_the_oracle_train_rows_build(tmp_path):
+    """Row 236-g1's gold passage ends in a newline; stripped, every gold-only prompt locates its segments."""
+    if not ORACLE.is_file():
+        pytest.skip(f"{ORACLE} is not on this machine")
+    rows = load_multidoc_qa(ORACLE, split="train", n=600, gold_positions=(1,))
+    assert "236-g1" in rows["id"]
+    tokenizer = tiny_tokenizer()
+    for row in rows:
+        gold = row["documents"][0]
+        assert gold["title"] == gold["title"].strip() and gold["text"] == gold["text"].strip()
+        assert build_prompt(tokenizer, gold_parts(row)).spans["doc_1"]
 
 
 @pytest.fixture(scope="module")

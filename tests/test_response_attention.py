@@ -7,25 +7,11 @@ import torch
 
 from focus_interp import FocusInterpError, build_prompt
 from focus_interp.data import multidoc_parts, synthetic_multidoc_qa
-from focus_interp.scoring.response_attention import generate_with_span_attention, span_indicator
+from focus_interp.scoring.response_attention import generate_with_span_attention
+from tests.conftest import eager_span_mass
 
 SAMPLE = synthetic_multidoc_qa(1, n_documents=3, gold_position=2, seed=5)[0]
 SPANS = ["sink", "instruction", "doc_1", "doc_2", "doc_3", "question"]
-
-
-def eager_span_mass(hf_model, prompt, response_ids, span_names) -> torch.Tensor:
-    """[rows, layers, heads, spans] from one eager forward over [prompt, R] with output_attentions."""
-    full = prompt.with_response(response_ids)
-    implementation = hf_model.config._attn_implementation
-    hf_model.set_attn_implementation("eager")
-    try:
-        with torch.no_grad():
-            attentions = hf_model(full.ids(), output_attentions=True).attentions
-    finally:
-        hf_model.set_attn_implementation(implementation)
-    indicator = span_indicator(prompt, span_names, len(full))
-    rows = full.span("response")
-    return torch.stack([a[0, :, rows] @ indicator for a in attentions]).permute(2, 0, 1, 3)
 
 
 def test_tiny_models_match_eager(tiny_loaded, family):

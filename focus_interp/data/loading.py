@@ -11,13 +11,20 @@ from typing import Callable, Sequence
 from datasets import Dataset, Features, List, Value
 
 from focus_interp.data.distractors import DistractorPool
-from focus_interp.data.lost_in_the_middle import read_documents_files, read_oracle
+from focus_interp.data.lost_in_the_middle import (
+    RETRIEVAL_FILE,
+    missing_documents_files,
+    read_documents_files,
+    read_oracle,
+    read_retrieval_file,
+)
 from focus_interp.data.synthetic import synthetic_multidoc_qa
 from focus_interp.errors import FocusInterpError
 
 SPLITS = ("train", "test", "all")
 DISTRACTOR_KINDS = ("hard", "random")
 SYNTHETIC_QUESTIONS = 400
+SYNTHETIC_BLOCK = 100
 FEATURES = Features(
     {
         "id": Value("string"),
@@ -48,25 +55,39 @@ def load_multidoc_qa(
     ``source``: "synthetic" (the seeded generator, 400 questions or as many as ``n`` needs, with its own
     distractors); the NQ-Open oracle file ``nq-open-oracle.jsonl.gz`` (distractors are the other questions'
     gold passages: ``distractors`` "hard" = BM25-ranked to the question, best first, or "random" = seeded);
-    or a directory of Lost in the Middle's ``nq-open-{n_documents}_total_documents_gold_at_{i}.jsonl.gz``
-    files, read as they are. ``documents`` are in prompt order (``title``, ``text``, ``is_gold``), exactly
-    one gold at 1-based ``gold_position``; a question keeps the same distractors at every gold position.
+    or a directory of Lost in the Middle's files: its ``nq-open-{n_documents}_total_documents_gold_at_{i}.jsonl.gz``
+    files (``i`` = gold position - 1) read as they are when it has all those asked for, otherwise rows built
+    from its ``nq-open-contriever-msmarco-retrieved-documents.jsonl.gz`` as the authors build those files
+    (gold = ``nq_annotated_gold``, distractors = the first retrieved passages with ``hasanswer`` false).
+    ``distractors`` applies to the oracle file only ("hard", the default, is accepted for the other sources).
+    ``documents`` are in prompt order (``title``, ``text``, ``is_gold``; title and text stripped of surrounding
+    white space), exactly one gold at 1-based ``gold_position``; a question keeps the same distractors at every
+    gold position.
 
-    A question of the oracle file whose answers are in too many passages to leave ``n_documents - 1`` distractors
-    has no rows (in NQ-Open with 20 documents: question 1840 only, whose answer "S" is in every passage).
+    A question that cannot get ``n_documents - 1`` distractors has no rows (in the NQ-Open oracle file with 20
+    documents: question 1840 only, whose answer "S" is in every passage).
 
-    ``split``: "train" or "test" (a seeded 50/50 shuffle of the questions, train the smaller half when odd)
-    or "all". Rows are ordered by ``question_index`` (the question's line in the file), then by
-    ``gold_positions``; ``n`` keeps the first ``n`` rows, so whole questions come first.
+    ``split``: "train" or "test" (a seeded 50/50 shuffle of the questions, train the smaller half when odd; for
+    "synthetic", of each block of 100 generated questions, so a question's split does not depend on ``n``) or
+    "all". Rows are ordered by ``question_index`` (the question's line in the file, or its number in the
+    generator), then by ``gold_positions``; ``n`` keeps the first ``n`` rows, so whole questions come first.
     """
     positions = _check_arguments(split, n, gold_positions, n_documents, distractors)
     if str(source) == "synthetic":
-        n_questions = max(SYNTHETIC_QUESTIONS, 2 * math.ceil((n or 0) / len(positions)))
+        # Each block of 100 questions gives 50 to each split.
+        blocks = math.ceil(math.ceil((n or 0) / len(positions)) / (SYNTHETIC_BLOCK // 2))
+        n_questions = max(SYNTHETIC_QUESTIONS, SYNTHETIC_BLOCK * blocks)
         questions, arrange = _synthetic(n_questions, n_documents, positions, seed)
+        in_split = _split_synthetic(n_questions, split, seed)
     else:
         path = Path(source)
         if path.is_dir():
-            questions, arrange = _documents_files(path, n_documents, positions)
+            if distractors != "hard":
+                raise FocusInterpError(
+                    f"distractors='{distractors}' applies to the oracle file only: a Lost in the Middle folder "
+                    f"({path}) comes with its own distractors"
+                )
+            questions, arrange = _lost_in_the_middle(path, n_documents, positions)
         elif path.is_file():
             questions, arrange = _oracle(path, n_documents, positions, distractors, seed)
         else:
@@ -74,8 +95,9 @@ def load_multidoc_qa(
                 f"{path} not found: pass 'synthetic', the NQ-Open oracle file (nq-open-oracle.jsonl.gz) or a "
                 f"directory of Lost in the Middle's nq-open-{n_documents}_total_documents_gold_at_*.jsonl.gz files"
             )
+        in_split = _split_questions(len(questions), split, seed)
     rows = []
-    for index in _split_questions(len(questions), split, seed):
+    for index in in_split:
         if n is not None and len(rows) >= n:
             break
         question, answers = questions[index]
@@ -109,6 +131,23 @@ def _split_questions(n_questions: int, split: str, seed: int) -> list[int]:
     random.Random(seed).shuffle(order)
     half = n_questions // 2
     return sorted(order[:half] if split == "train" else order[half:])
+
+
+def _split_synthetic(n_questions: int, split: str, seed: int) -> list[int]:
+    """Sorted indices of the generated questions in ``split``: each block of 100 split 50/50 on its own.
+
+    Block ``b`` (questions ``100 b`` to ``100 b + 99``) is shuffled by a generator seeded with ``seed`` and ``b``,
+    so a question's split depends on neither ``n`` nor the number of questions generated.
+    """
+    if split == "all":
+        return list(range(n_questions))
+    indices = []
+    for start in range(0, n_questions, SYNTHETIC_BLOCK):
+        order = list(range(start, start + SYNTHETIC_BLOCK))
+        random.Random(f"{seed}:{start // SYNTHETIC_BLOCK}").shuffle(order)
+        half = SYNTHETIC_BLOCK // 2
+        indices += sorted(order[:half] if split == "train" else order[half:])
+    return indices
 
 
 def _check_arguments(
@@ -162,13 +201,28 @@ def _oracle(
     return [(r.question, r.answers) for r in records], arrange
 
 
-def _documents_files(
+def _lost_in_the_middle(
     directory: Path, n_documents: int, positions: list[int]
 ) -> tuple[list[tuple[str, list[str]]], Arrange]:
-    by_position = read_documents_files(directory, n_documents, positions)
-    records = by_position[positions[0]]
+    """The k-document files of ``directory`` when it has them all, else rows built from its retrieval file."""
+    missing = missing_documents_files(directory, n_documents, positions)
+    if not missing:
+        by_position = read_documents_files(directory, n_documents, positions)
+        records = by_position[positions[0]]
 
-    def arrange(index: int) -> dict[int, list[dict]]:
-        return {position: by_position[position][index].documents for position in positions}
+        def arrange(index: int) -> dict[int, list[dict]] | None:
+            return {position: by_position[position][index].documents for position in positions}
 
+    elif (directory / RETRIEVAL_FILE).is_file():
+        records = read_retrieval_file(directory / RETRIEVAL_FILE, n_documents - 1)
+
+        def arrange(index: int) -> dict[int, list[dict]] | None:
+            gold, *distractors = records[index].documents
+            return _with_gold(gold, distractors, positions) if len(distractors) == n_documents - 1 else None
+
+    else:
+        raise FocusInterpError(
+            f"{directory} has neither {', '.join(missing)} (Lost in the Middle's {n_documents}-document files for "
+            f"gold positions {', '.join(map(str, positions))}) nor {RETRIEVAL_FILE} to build them from"
+        )
     return [(r.question, r.answers) for r in records], arrange

@@ -1,8 +1,15 @@
-"""Reading the NQ-Open files of Lost in the Middle (Liu et al., 2023): the oracle file and the k-document files.
+"""Reading the NQ-Open files of Lost in the Middle (Liu et al., 2023): oracle, k-document and retrieval files.
 
-Every line holds ``question``, ``answers`` and ``ctxs`` (documents with ``title``, ``text`` and ``isgold``).
-The oracle file (``nq-open-oracle.jsonl.gz``) gives each question its gold passage only; the k-document files
-(``nq-open-{k}_total_documents_gold_at_{i}.jsonl.gz``, ``i`` 0-based) give k documents with the gold at ``i``.
+Every line holds ``question``, ``answers`` and ``ctxs`` (documents with ``title`` and ``text``). The oracle file
+(``nq-open-oracle.jsonl.gz``) gives each question its gold passage only (``"isgold": true``); the k-document
+files (``nq-open-{k}_total_documents_gold_at_{i}.jsonl.gz``, ``i`` 0-based) give k documents with the gold at
+``i``; the retrieval file (``nq-open-contriever-msmarco-retrieved-documents.jsonl.gz``) gives the passages
+retrieved for the question, best first, each with ``hasanswer``, and the annotated gold in ``nq_annotated_gold``
+(``title``, ``long_answer``, ``chunked_long_answer``), from which the authors' script
+``make_qa_data_from_retrieval_results.py`` makes the k-document files.
+
+Every document's title and text are read with their leading and trailing white space stripped (82 oracle
+passages end in a space or a newline, which a tokenizer merges with the text that follows them in a prompt).
 """
 
 from __future__ import annotations
@@ -11,9 +18,11 @@ import gzip
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from focus_interp.errors import FocusInterpError
+
+RETRIEVAL_FILE = "nq-open-contriever-msmarco-retrieved-documents.jsonl.gz"
 
 
 @dataclass(frozen=True)
@@ -30,17 +39,26 @@ def documents_file_name(n_documents: int, gold_position: int) -> str:
     return f"nq-open-{n_documents}_total_documents_gold_at_{gold_position - 1}.jsonl.gz"
 
 
+def document(title: str, text: str, is_gold: bool) -> dict:
+    """A document as the data layer holds it: title and text stripped of surrounding white space."""
+    return {"title": title.strip(), "text": text.strip(), "is_gold": is_gold}
+
+
 def read_oracle(path: Path) -> list[QuestionRecord]:
     """The questions of an oracle file, each with its gold passage as its only document."""
     records = []
-    for number, line in read_jsonl(path):
-        where = f"{path}, line {number}"
-        question, answers, documents = _fields(line, where)
-        gold = [document for document in documents if document["is_gold"]]
+    for where, _, record in _read_records(path):
+        gold = [doc for doc in record.documents if doc["is_gold"]]
         if not gold:
             raise FocusInterpError(f"{where} has no gold passage: no document in 'ctxs' has \"isgold\": true")
-        records.append(QuestionRecord(question, answers, gold[:1]))
+        records.append(QuestionRecord(record.question, record.answers, gold[:1]))
     return records
+
+
+def missing_documents_files(directory: Path, n_documents: int, gold_positions: Sequence[int]) -> list[str]:
+    """Names of the ``n_documents``-document files for ``gold_positions`` that ``directory`` lacks."""
+    names = [documents_file_name(n_documents, position) for position in gold_positions]
+    return [name for name in names if not (directory / name).is_file()]
 
 
 def read_documents_files(
@@ -50,24 +68,17 @@ def read_documents_files(
     by_position = {}
     for position in gold_positions:
         path = directory / documents_file_name(n_documents, position)
-        if not path.is_file():
-            raise FocusInterpError(
-                f"{path} not found: it is Lost in the Middle's file for {n_documents} documents "
-                f"with the gold at position {position}"
-            )
         records = []
-        for number, line in read_jsonl(path):
-            where = f"{path}, line {number}"
-            question, answers, documents = _fields(line, where)
-            if len(documents) != n_documents:
-                raise FocusInterpError(f"{where} has {len(documents)} documents, expected {n_documents}")
-            found = [i for i, document in enumerate(documents, start=1) if document["is_gold"]]
+        for where, _, record in _read_records(path):
+            if len(record.documents) != n_documents:
+                raise FocusInterpError(f"{where} has {len(record.documents)} documents, expected {n_documents}")
+            found = [i for i, doc in enumerate(record.documents, start=1) if doc["is_gold"]]
             if found != [position]:
                 raise FocusInterpError(
                     f"{where}: expected one gold document (\"isgold\": true) at position {position}, "
                     f"found {', '.join(map(str, found)) or 'none'}"
                 )
-            records.append(QuestionRecord(question, answers, documents))
+            records.append(record)
         by_position[position] = records
     first = gold_positions[0]
     for position, records in by_position.items():
@@ -79,35 +90,72 @@ def read_documents_files(
     return by_position
 
 
-def read_jsonl(path: Path) -> list[tuple[int, dict]]:
-    """The JSON objects of a JSON-lines file (gzipped when its name ends in .gz) with 1-based line numbers."""
-    if not path.is_file():
-        raise FocusInterpError(f"{path} not found")
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as handle:
-            lines = handle.read().splitlines()
-    except (OSError, EOFError, UnicodeDecodeError) as error:
-        raise FocusInterpError(f"cannot read {path}: {error}") from None
+def read_retrieval_file(path: Path, n_distractors: int) -> list[QuestionRecord]:
+    """The questions of the retrieval file, each with its gold document then up to ``n_distractors`` distractors.
+
+    As ``make_qa_data_from_retrieval_results.py``: the gold is ``nq_annotated_gold`` (``title`` and
+    ``chunked_long_answer``, or ``long_answer`` when there is no chunk); the distractors are the first retrieved
+    passages whose ``hasanswer`` is false, in retrieval order. A question with fewer such passages gets fewer.
+    """
     records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise FocusInterpError(f"{path}, line {number} is not valid JSON: {error.msg}") from None
-        if not isinstance(record, dict):
-            raise FocusInterpError(f"{path}, line {number} is not a JSON object")
-        records.append((number, record))
-    if not records:
-        raise FocusInterpError(f"{path} is empty: expected one JSON object per line")
+    for where, line, record in _read_records(path):
+        if not all(isinstance(ctx.get("hasanswer"), bool) for ctx in line["ctxs"]):
+            raise FocusInterpError(f"{where}: every document in 'ctxs' needs \"hasanswer\": true or false")
+        annotated = line.get("nq_annotated_gold")
+        annotated = annotated if isinstance(annotated, dict) else {}
+        title, text = annotated.get("title"), annotated.get("chunked_long_answer", annotated.get("long_answer"))
+        if not isinstance(title, str) or not isinstance(text, str):
+            raise FocusInterpError(
+                f"{where}: 'nq_annotated_gold' must hold a 'title' and a 'chunked_long_answer' (or 'long_answer')"
+            )
+        distractors = [
+            {**doc, "is_gold": False}
+            for doc, ctx in zip(record.documents, line["ctxs"])
+            if ctx["hasanswer"] is False
+        ]
+        gold = document(title, text, is_gold=True)
+        records.append(QuestionRecord(record.question, record.answers, [gold, *distractors[:n_distractors]]))
     return records
 
 
-def _fields(record: dict, where: str) -> tuple[str, list[str], list[dict]]:
-    """``question``, ``answers`` and the documents of one line, checked."""
-    question, answers, ctxs = record.get("question"), record.get("answers"), record.get("ctxs")
+def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+    """The JSON objects of a JSON-lines file (gzipped when its name ends in .gz) with 1-based line numbers.
+
+    Read one line at a time, so a large file (the retrieval file) is never held whole.
+    """
+    if not path.is_file():
+        raise FocusInterpError(f"{path} not found")
+    opener = gzip.open if path.suffix == ".gz" else open
+    found = False
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise FocusInterpError(f"{path}, line {number} is not valid JSON: {error.msg}") from None
+                if not isinstance(record, dict):
+                    raise FocusInterpError(f"{path}, line {number} is not a JSON object")
+                found = True
+                yield number, record
+    except (OSError, EOFError, UnicodeDecodeError) as error:
+        raise FocusInterpError(f"cannot read {path}: {error}") from None
+    if not found:
+        raise FocusInterpError(f"{path} is empty: expected one JSON object per line")
+
+
+def _read_records(path: Path) -> Iterator[tuple[str, dict, QuestionRecord]]:
+    """Each line of ``path``: where it is (for errors), the JSON object and its checked question record."""
+    for number, line in read_jsonl(path):
+        where = f"{path}, line {number}"
+        yield where, line, _record(line, where)
+
+
+def _record(line: dict, where: str) -> QuestionRecord:
+    """``question``, ``answers`` and the documents (``ctxs``) of one line, checked."""
+    question, answers, ctxs = line.get("question"), line.get("answers"), line.get("ctxs")
     if not isinstance(question, str) or not question.strip():
         raise FocusInterpError(f"{where}: 'question' must be a non-empty string")
     if not isinstance(answers, list) or not answers or not all(isinstance(answer, str) for answer in answers):
@@ -117,5 +165,5 @@ def _fields(record: dict, where: str) -> tuple[str, list[str], list[dict]]:
         for ctx in ctxs
     ):
         raise FocusInterpError(f"{where}: 'ctxs' must be a list of documents with a 'title' and a 'text'")
-    documents = [{"title": ctx["title"], "text": ctx["text"], "is_gold": bool(ctx.get("isgold"))} for ctx in ctxs]
-    return question, answers, documents
+    documents = [document(ctx["title"], ctx["text"], bool(ctx.get("isgold"))) for ctx in ctxs]
+    return QuestionRecord(question, answers, documents)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import random
 
+from focus_interp.errors import FocusInterpError
+
 _ONSETS = ["b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "br", "dr", "gr", "kr", "st", "tr"]
 _VOWELS = ["a", "e", "i", "o", "u", "ae", "ei", "ou"]
 _CODAS = ["", "n", "r", "l", "s", "th", "m", "nd", "rk"]
@@ -43,10 +45,11 @@ def synthetic_multidoc_qa(
 ) -> list[dict]:
     """``n`` samples: ``question``, ``answers``, ``documents`` (``title``, ``text``, ``is_gold``), ``gold_position``.
 
-    ``gold_position`` is 1-based. The same seed always gives the same samples.
+    ``gold_position`` is 1-based. The same seed always gives the same samples, and sample ``i`` is the same
+    whatever ``n`` (one generator drawn from in order) and whatever ``gold_position`` (it only moves the gold).
     """
     if not 1 <= gold_position <= n_documents:
-        raise ValueError(f"gold_position {gold_position} must be between 1 and n_documents {n_documents}")
+        raise FocusInterpError(f"gold_position {gold_position} must be between 1 and n_documents {n_documents}")
     rng = random.Random(seed)
     samples = []
     for _ in range(n):

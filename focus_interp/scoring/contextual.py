@@ -27,11 +27,15 @@ def build_sample_prompts(loaded: LoadedModel, row: dict, sink_tokens: int = 2) -
 
 
 def score_sample(loaded: LoadedModel, row: dict, max_new_tokens: int = 32, sink_tokens: int = 2) -> dict:
-    """One JSON-ready record: the responses, their EM, spans, ids, and per-head scores ([layer][head] lists).
+    """One JSON-ready record for ``row``: see ``score_prompts``."""
+    return score_prompts(loaded, row, *build_sample_prompts(loaded, row, sink_tokens), max_new_tokens)
+
+
+def score_prompts(loaded: LoadedModel, row: dict, long_prompt: Prompt, gold_prompt: Prompt, max_new_tokens: int) -> dict:
+    """The responses to both prompts, their EM, spans, ids, and per-head scores ([layer][head] lists).
 
     A score is None when its response is empty (the model stopped at once).
     """
-    long_prompt, gold_prompt = build_sample_prompts(loaded, row, sink_tokens)
     gold = gold_segment(row)
     irrelevant = irrelevant_segments(row)
     long = generate_with_span_attention(loaded, long_prompt, [SINK, gold, *irrelevant], max_new_tokens)

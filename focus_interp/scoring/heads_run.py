@@ -8,6 +8,7 @@ gold-only and on the long prompt) and ``*_wrong`` (EM on gold-only, not on long)
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import math
 from pathlib import Path
@@ -16,62 +17,81 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from focus_interp.errors import FocusInterpError
+from focus_interp.generation import check_fits_window
 from focus_interp.models import LoadedModel
 from focus_interp.runs import RunFolder, write_atomic
-from focus_interp.scoring.contextual import SCORE_NAMES, build_sample_prompts, score_sample
+from focus_interp.scoring.contextual import SCORE_NAMES, build_sample_prompts, score_prompts
 
 LONG_SCORES = ("R", "IR", "IR_max", "sink")
 CASES = {"correct": lambda r: r["em_gold"] == 1 and r["em"] == 1, "wrong": lambda r: r["em_gold"] == 1 and r["em"] == 0}
 COLUMNS = ("layer", "head", *SCORE_NAMES, *(f"{s}_{case}" for case in CASES for s in LONG_SCORES))
+_SUMMARY_KEYS = ("id", "em", "em_gold", "scores")
+
+
+def rows_fingerprint(rows) -> str:
+    """A short hash of the rows' ids and questions: a resumed run must score the same samples."""
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(f"{row['id']}\t{row['question']}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 def score_heads(
     loaded: LoadedModel,
     rows,
     out: str | Path,
-    settings: dict,
+    data: dict | None = None,
     max_new_tokens: int = 32,
     sink_tokens: int = 2,
     progress: bool = True,
-) -> Path:
-    """Score every row not yet in ``out`` and rewrite ``head_scores.csv``; returns its path.
+) -> dict:
+    """Score every row not yet in ``out``, rewrite ``head_scores.csv`` and ``meta.json``; returns the meta summary.
 
-    Rows whose prompt plus ``max_new_tokens`` exceeds the model's window are skipped and counted in
+    ``data`` describes where the rows came from (kept in ``meta.json``). A row that cannot be scored (its prompt
+    plus ``max_new_tokens`` exceeds the model's window, or a segment cannot be located) is skipped and listed in
     ``meta.json``. Interrupting keeps every finished sample; rerunning with the same settings resumes.
     """
+    settings = {
+        "model": loaded.name,
+        "data": data or {},
+        "rows": rows_fingerprint(rows),
+        "n": len(rows),
+        "max_new_tokens": max_new_tokens,
+        "sink_tokens": sink_tokens,
+    }
     folder = RunFolder(out, settings)
-    records = folder.records()
-    done = {record["id"] for record in records}
-    window = loaded.architecture.context_length
+    summaries = [_summary(record) for record in folder.records()]
+    done = {summary["id"] for summary in summaries}
     skipped = []
     bar = tqdm(total=len(rows), initial=len(done), desc="scoring heads", unit="sample", disable=not progress)
     try:
         for row in rows:
             if row["id"] in done:
                 continue
-            long_prompt, _ = build_sample_prompts(loaded, row, sink_tokens)
-            if len(long_prompt) + max_new_tokens + 1 > window:
-                skipped.append(row["id"])
+            try:
+                long_prompt, gold_prompt = build_sample_prompts(loaded, row, sink_tokens)
+                check_fits_window(loaded, len(long_prompt), max_new_tokens)
+            except FocusInterpError as error:
+                skipped.append({"id": row["id"], "reason": str(error)})
             else:
-                record = score_sample(loaded, row, max_new_tokens, sink_tokens)
+                record = score_prompts(loaded, row, long_prompt, gold_prompt, max_new_tokens)
                 folder.append(record)
-                records.append(record)
+                summaries.append(_summary(record))
             bar.update()
     finally:
         bar.close()
-        path = write_head_scores(folder, records, loaded.architecture.n_layers, loaded.architecture.n_heads)
-        folder.write_meta(
-            {
-                "model": loaded.name,
-                "n_scored": len(records),
-                "skipped_over_window": len(skipped),
-                "skipped_ids": skipped,
-                "n_cases": {case: sum(map(test, records)) for case, test in CASES.items()},
-                "em": _mean([r["em"] for r in records]),
-                "em_gold": _mean([r["em_gold"] for r in records]),
-            }
-        )
-    return path
+        write_head_scores(folder.path / "head_scores.csv", summaries, loaded.architecture.n_layers, loaded.architecture.n_heads)
+        summary = {
+            "model": loaded.name,
+            "n_scored": len(summaries),
+            "n_skipped": len(skipped),
+            "skipped": skipped,
+            "n_cases": {case: sum(map(test, summaries)) for case, test in CASES.items()},
+            "em": _mean([s["em"] for s in summaries]),
+            "em_gold": _mean([s["em_gold"] for s in summaries]),
+        }
+        folder.write_meta(summary)
+    return summary
 
 
 def head_score_table(records: list[dict], n_layers: int, n_heads: int) -> dict[str, np.ndarray]:
@@ -83,7 +103,7 @@ def head_score_table(records: list[dict], n_layers: int, n_heads: int) -> dict[s
     return {name: value if value is not None else np.full((n_layers, n_heads), np.nan) for name, value in table.items()}
 
 
-def write_head_scores(folder: RunFolder, records: list[dict], n_layers: int, n_heads: int) -> Path:
+def write_head_scores(path: Path, records: list[dict], n_layers: int, n_heads: int) -> None:
     table = head_score_table(records, n_layers, n_heads)
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
@@ -92,31 +112,12 @@ def write_head_scores(folder: RunFolder, records: list[dict], n_layers: int, n_h
         for head in range(n_heads):
             values = [table[name][layer, head] for name in COLUMNS[2:]]
             writer.writerow([layer, head, *("" if math.isnan(v) else f"{v:.6f}" for v in values)])
-    path = folder.path / "head_scores.csv"
     write_atomic(path, text.getvalue())
-    return path
 
 
-def read_head_scores(path: str | Path) -> list[dict]:
-    """Rows of a ``head_scores.csv``: ints for layer/head, floats (NaN for empty) for the scores."""
-    path = Path(path)
-    if not path.is_file():
-        raise FocusInterpError(f"no head scores at {path}: run `focus-interp heads ... --out {path.parent}` first")
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = {"layer", "head", "R"} - set(reader.fieldnames or ())
-        if missing:
-            raise FocusInterpError(f"{path} is not a head_scores.csv: it lacks the columns {', '.join(sorted(missing))}")
-        return [
-            {key: int(value) if key in ("layer", "head") else float(value or "nan") for key, value in row.items()}
-            for row in reader
-        ]
-
-
-def top_heads(path: str | Path, k: int, score: str = "R") -> list[tuple[int, int]]:
-    """The ``k`` heads with the highest mean ``score``, best first, as (layer, head)."""
-    rows = sorted(read_head_scores(path), key=lambda row: (-row[score], row["layer"], row["head"]))
-    return [(row["layer"], row["head"]) for row in rows[:k]]
+def _summary(record: dict) -> dict:
+    """What the means need of a record (not its input ids)."""
+    return {key: record[key] for key in _SUMMARY_KEYS}
 
 
 def _mean_scores(records: list[dict], name: str) -> np.ndarray | None:

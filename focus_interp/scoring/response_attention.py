@@ -1,8 +1,9 @@
 """Attention of each response token on named prompt spans, read while the response is generated.
 
 The rows of a response token in a forward pass over [prompt, R] are exactly the rows the decoding steps compute,
-so no second pass and no T x T matrix is needed: at decoding step s (s >= 1) each layer's attention function
-receives the query of response token R_s and the keys of every position before it; we recompute that one row,
+so no second pass and no T x T matrix is needed: decoding step s (s >= 1; step 0 is the prompt) feeds response
+token s - 1 (0-based), and each layer's attention function receives its query and the keys of every position up
+to it; we recompute that one row,
 softmax(q K^T * scaling + mask), in float32 and sum it over each span. The model itself keeps running its own
 attention implementation (SDPA by default). Memory: O(layers x heads x T) per step.
 """
@@ -18,8 +19,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from focus_interp.attention import attention_bias, attention_probabilities
-from focus_interp.errors import FocusInterpError
-from focus_interp.generation import stop_token_ids
+from focus_interp.generation import check_fits_window, cut_at_stop, greedy_kwargs, stop_token_ids
 from focus_interp.models import LoadedModel
 from focus_interp.prompts import Prompt
 
@@ -58,26 +58,14 @@ def generate_with_span_attention(
     Generates up to ``max_new_tokens`` response tokens; one more decoding step is run when needed so that the
     last kept token's row is computed too.
     """
-    if max_new_tokens < 1:
-        raise FocusInterpError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
     n_prompt = len(prompt)
-    if n_prompt + max_new_tokens + 1 > loaded.architecture.context_length:
-        raise FocusInterpError(
-            f"prompt of {n_prompt} tokens plus {max_new_tokens} new tokens exceeds the model's window of "
-            f"{loaded.architecture.context_length}"
-        )
+    check_fits_window(loaded, n_prompt, max_new_tokens)
     indicator = span_indicator(prompt, span_names, n_prompt + max_new_tokens + 1).to(loaded.device)
-    stops = stop_token_ids(loaded.tokenizer)
     n_layers = loaded.architecture.n_layers
     ids = prompt.ids().to(loaded.device)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*was never reached.*")
-        with loaded.model.generate(
-            max_new_tokens=max_new_tokens + 1,
-            do_sample=False,
-            eos_token_id=stops,
-            pad_token_id=loaded.tokenizer.pad_token_id,
-        ) as tracer:
+        with loaded.model.generate(**greedy_kwargs(loaded, max_new_tokens + 1)) as tracer:
             with tracer.invoke(ids, attention_mask=torch.ones_like(ids)):
                 rows = list().save()
                 for step in tracer.iter[1 : max_new_tokens + 1]:
@@ -93,15 +81,9 @@ def generate_with_span_attention(
                     rows.append(torch.stack(layers).cpu())
             with tracer.invoke():
                 generated = tracer.result.save()
-    response = _strip_at_stop(generated[0, n_prompt:].tolist()[:max_new_tokens], stops)
+    response = cut_at_stop(generated[0, n_prompt:].tolist()[:max_new_tokens], stop_token_ids(loaded))
     if not response:
         return ResponseAttention((), tuple(span_names), torch.zeros(0, n_layers, loaded.architecture.n_heads, len(span_names)))
     mass = torch.stack(rows[: len(response)])
     return ResponseAttention(tuple(response), tuple(span_names), mass)
 
-
-def _strip_at_stop(tokens: list[int], stops: Sequence[int]) -> list[int]:
-    for index, token in enumerate(tokens):
-        if token in stops:
-            return tokens[:index]
-    return tokens
