@@ -23,6 +23,13 @@ from focus_interp.reports import command_line, load_head_run, markdown_table, ru
 THRESHOLDS = (0.2, 0.1, 0.05)
 
 
+def _top_layers(grid: np.ndarray, k: int) -> str:
+    """The layers of the ``k`` highest-R heads, counted, lowest layer first (e.g. "7, 18 (x2), 21")."""
+    flat = np.argsort(-np.nan_to_num(grid, nan=-np.inf), axis=None)[:k]
+    layers, counts = np.unique(np.unravel_index(flat, grid.shape)[0], return_counts=True)
+    return ", ".join(f"{layer}" + (f" (x{count})" if count > 1 else "") for layer, count in zip(layers, counts))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", help="scoring run folder")
@@ -55,7 +62,8 @@ def main() -> None:
             "# Figure 2: contextual head locations",
             f"Run: {run_description(meta)}. Heads: {grid.size} ({n_layers} layers x {n_heads} heads).",
             markdown_table(["relevant score", "heads", "share"], counts),
-            f"Top layer by mean R: {int(np.nanargmax(np.nanmean(grid, axis=1)))}. Made by `{command_line()}`.",
+            f"Layers of the top-20 heads by R: {_top_layers(grid, 20)}.",
+            f"Made by `{command_line()}`.",
         ]
     )
     (out / "fig2_head_locations.md").write_text(text + "\n")

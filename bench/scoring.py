@@ -5,15 +5,17 @@ For prompts of about 1k, 3k and 8k tokens on the default model, each method runs
 - ``ours``: the same generation with the response rows' span attention read at every decoding step;
 - ``official``: greedy generation, then one eager forward over [prompt, R] with ``output_attentions=True``,
   slicing the response rows per head (skipped when its T x T matrices cannot fit in free memory).
-Prints wall seconds and peak resident memory (GB; the process's peak, model and imports included) of each,
+``--repeats N`` runs greedy and ours N times each, alternating, and keeps the median of each figure (the official
+path runs once). Prints wall seconds and peak resident memory (GB; the process's peak, model and imports included) of each,
 the ratios to greedy, and the largest difference between the official and our scores on the same sample.
-Run: python bench/scoring.py [--lengths 1000 3000 8000] [--max-new-tokens 32]
+Run: python bench/scoring.py [--lengths 1000 3000 8000] [--max-new-tokens 32] [--repeats 1]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -74,6 +76,26 @@ def run(method: str, target: int, max_new_tokens: int, mass_path: Path) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def run_repeated(methods: tuple[str, ...], repeats: int, target: int, max_new_tokens: int, paths: dict) -> dict:
+    """Each method ``repeats`` times, alternating; the median seconds and peak memory of each."""
+    runs = {method: [] for method in methods}
+    for _ in range(repeats):
+        for method in methods:
+            runs[method].append(run(method, target, max_new_tokens, paths[method]))
+    results = {}
+    for method, attempts in runs.items():
+        failed = [attempt for attempt in attempts if "error" in attempt]
+        if failed:
+            results[method] = failed[0]
+        else:
+            results[method] = {
+                **attempts[0],
+                "seconds": statistics.median(a["seconds"] for a in attempts),
+                "peak_gb": statistics.median(a["peak_gb"] for a in attempts),
+            }
+    return results
+
+
 def available_bytes() -> int:
     with open("/proc/meminfo") as handle:
         fields = dict(line.split(":", 1) for line in handle)
@@ -94,12 +116,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", type=int, nargs="+", default=[1000, 3000, 8000])
     parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=1, help="runs of greedy and ours (median kept)")
     args = parser.parse_args()
     print("prompt resp | greedy s   GB | ours s   GB | official s   GB | ours/greedy time mem | official/greedy time mem | max |ours-official|")
     with tempfile.TemporaryDirectory() as scratch:
         for target in args.lengths:
             paths = {method: Path(scratch) / f"{method}-{target}.pt" for method in ("greedy", "ours", "official")}
-            results = {method: run(method, target, args.max_new_tokens, paths[method]) for method in ("greedy", "ours")}
+            results = run_repeated(("greedy", "ours"), args.repeats, target, args.max_new_tokens, paths)
             if official_fits(target, args.max_new_tokens):
                 results["official"] = run("official", target, args.max_new_tokens, paths["official"])
             else:

@@ -1,12 +1,18 @@
-"""Head sets, as (layer, head) pairs: the top-k heads of a scoring run's ``head_scores.csv``."""
+"""Head sets, as (layer, head) pairs: top-k of a scoring run, a JSON list, or random heads for controls."""
 
 from __future__ import annotations
 
 import csv
+import json
 import math
+import random
 from pathlib import Path
+from typing import Iterable
 
+from focus_interp.architecture import Architecture
 from focus_interp.errors import FocusInterpError
+
+Head = tuple[int, int]
 
 
 def read_head_scores(path: str | Path) -> list[dict]:
@@ -37,3 +43,45 @@ def rank_heads(rows: list[dict], score: str = "R") -> list[dict]:
 def top_heads(path: str | Path, k: int, score: str = "R") -> list[tuple[int, int]]:
     """The ``k`` heads with the highest mean ``score`` in a ``head_scores.csv``, best first, as (layer, head)."""
     return [(row["layer"], row["head"]) for row in rank_heads(read_head_scores(path), score)[:k]]
+
+
+def heads_from_json(path: str | Path, architecture: Architecture | None = None) -> list[Head]:
+    """A JSON list of [layer, head] pairs, best first (the format of the authors' ``relevant_heads.json``).
+
+    With ``architecture``, every head is checked to exist in that model.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FocusInterpError(f"head list not found: {path}")
+    try:
+        pairs = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise FocusInterpError(f"{path} is not valid JSON (line {error.lineno}): expected [[layer, head], ...]") from None
+    if not isinstance(pairs, list) or not all(
+        isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, int) for x in pair) for pair in pairs
+    ):
+        raise FocusInterpError(f"{path} must hold a JSON list of [layer, head] integer pairs")
+    heads = [(layer, head) for layer, head in pairs]
+    if architecture is not None:
+        check_heads(heads, architecture)
+    return heads
+
+
+def check_heads(heads: Iterable[Head], architecture: Architecture) -> None:
+    """An error naming the first (layer, head) that the model does not have."""
+    for layer, head in heads:
+        architecture.check_head(layer, head)
+
+
+def random_heads(architecture: Architecture, k: int, seed: int = 0, exclude: Iterable[Head] = ()) -> list[Head]:
+    """``k`` distinct heads drawn uniformly (seeded) from those not in ``exclude``: the random-head control."""
+    excluded = set(map(tuple, exclude))
+    pool = [
+        (layer, head)
+        for layer in range(architecture.n_layers)
+        for head in range(architecture.n_heads)
+        if (layer, head) not in excluded
+    ]
+    if not 0 <= k <= len(pool):
+        raise FocusInterpError(f"cannot draw {k} random heads: {len(pool)} heads are left after the exclusions")
+    return random.Random(seed).sample(pool, k)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -19,6 +22,9 @@ from transformers import (
 
 from focus_interp import load_model, wrap_model
 from focus_interp.scoring.response_attention import span_indicator
+
+SHARED_DATA = Path(os.environ.get("FOCUS_INTERP_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+"""The project's shared data folder (not on a user's machine: tests that need it skip without it)."""
 
 TINY_SIZES = dict(
     vocab_size=400,

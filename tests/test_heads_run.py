@@ -16,7 +16,7 @@ from focus_interp.prompts import build_prompt
 from focus_interp.scoring.contextual import score_sample
 from focus_interp.heads import read_head_scores, top_heads
 from focus_interp.scoring.heads_run import COLUMNS, head_score_table, score_heads
-from tests.conftest import eager_span_mass
+from tests.conftest import SHARED_DATA, eager_span_mass
 
 ROWS = load_multidoc_qa("synthetic", split="train", n=4, gold_positions=(1, 3), n_documents=3, seed=0)
 DATA = {"source": "synthetic", "n": 4}
@@ -147,3 +147,33 @@ def test_heads_command_bad_data_is_one_line(tmp_path, capsys, data, content, mat
     assert main(["heads", "--data", str(path), "--out", str(tmp_path / "run"), "--n", "2"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and match in err
+
+
+def test_heads_from_the_authors_json(tmp_path, tiny_loaded):
+    from focus_interp.heads import heads_from_json
+
+    official = SHARED_DATA / "official" / "meta-llama_Llama-3.2-3B-Instruct.relevant_heads.json"
+    if official.is_file():
+        assert heads_from_json(official)[:2] == [(13, 23), (12, 1)]
+    (tmp_path / "heads.json").write_text("[[2, 3], [0, 1]]")
+    assert heads_from_json(tmp_path / "heads.json") == [(2, 3), (0, 1)]
+    (tmp_path / "far.json").write_text("[[2, 3], [7, 1]]")
+    with pytest.raises(FocusInterpError, match="layer 7 is out of range"):
+        heads_from_json(tmp_path / "far.json", tiny_loaded("llama").architecture)
+    (tmp_path / "bad.json").write_text('{"heads": 1}')
+    with pytest.raises(FocusInterpError, match="list of \\[layer, head\\]"):
+        heads_from_json(tmp_path / "bad.json")
+
+
+def test_random_heads_are_seeded_distinct_and_exclude(tiny_loaded):
+    from focus_interp.heads import random_heads
+
+    arch = tiny_loaded("llama").architecture
+    chosen = random_heads(arch, 5, seed=1, exclude=[(0, 0), (1, 1)])
+    assert chosen == random_heads(arch, 5, seed=1, exclude=[(0, 0), (1, 1)])
+    assert len(set(chosen)) == 5 and not {(0, 0), (1, 1)} & set(chosen)
+    assert sorted(random_heads(arch, 10, seed=2, exclude=[(0, 0), (1, 1)])) == sorted(
+        (layer, head) for layer in range(3) for head in range(4) if (layer, head) not in {(0, 0), (1, 1)}
+    )
+    with pytest.raises(FocusInterpError, match="cannot draw 11 random heads: 10"):
+        random_heads(arch, 11, exclude=[(0, 0), (1, 1)])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 import math
-import os
 import random
 from pathlib import Path
 
@@ -24,9 +23,8 @@ from focus_interp.data.distractors import BM25
 from focus_interp.errors import FocusInterpError
 from focus_interp.metrics import normalize_answer
 from focus_interp.prompts import Segment, build_prompt
-from tests.conftest import tiny_tokenizer
+from tests.conftest import SHARED_DATA, tiny_tokenizer
 
-SHARED_DATA = Path(os.environ.get("FOCUS_INTERP_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 ORACLE = SHARED_DATA / "nq-open-oracle.jsonl.gz"
 RETRIEVAL_FILE = "nq-open-contriever-msmarco-retrieved-documents.jsonl.gz"
 

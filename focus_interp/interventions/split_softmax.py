@@ -1,0 +1,37 @@
+"""Split softmax (paper Eq. 3): rescale a row's attention between a span C and the rest.
+
+With pi = sum_{j in C} W[i, j]:  W'[i, j] = pi^tau / pi * W[i, j] for j in C, (1 - pi^tau) / (1 - pi) * W[i, j]
+otherwise. Rows still sum to 1; tau = 1 is the identity, tau < 1 moves attention onto C, tau > 1 away from it.
+A row with pi = 0 or pi = 1 has nothing to move and is left as it is.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from jaxtyping import Bool, Float
+from torch import Tensor
+
+from focus_interp.errors import FocusInterpError
+
+
+def check_tau(tau: float) -> None:
+    if not isinstance(tau, (int, float)) or math.isnan(tau) or tau < 0:
+        raise FocusInterpError(f"tau must be a number >= 0 (1 leaves the model unchanged), got {tau}")
+
+
+def split_softmax(
+    weights: Float[Tensor, "*rows keys"], in_span: Bool[Tensor, "*rows_or_1 keys"], tau: float
+) -> Float[Tensor, "*rows keys"]:
+    """``weights`` (rows of attention probabilities) with each row's mass on ``in_span`` raised to the power tau."""
+    check_tau(tau)
+    if tau == 1:
+        return weights
+    pi = (weights * in_span).sum(-1, keepdim=True)
+    movable = (pi > 0) & (pi < 1)
+    safe_pi = torch.where(movable, pi, torch.full_like(pi, 0.5))
+    scaled = safe_pi**tau
+    inside = torch.where(movable, scaled / safe_pi, torch.ones_like(pi))
+    outside = torch.where(movable, (1 - scaled) / (1 - safe_pi), torch.ones_like(pi))
+    return weights * torch.where(in_span, inside, outside)
