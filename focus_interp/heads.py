@@ -73,6 +73,14 @@ def check_heads(heads: Iterable[Head], architecture: Architecture) -> None:
         architecture.check_head(layer, head)
 
 
+def heads_by_layer(heads: Iterable[Head]) -> dict[int, list[int]]:
+    """{layer: [head, ...]} in layer order."""
+    grouped: dict[int, list[int]] = {}
+    for layer, head in heads:
+        grouped.setdefault(layer, []).append(head)
+    return dict(sorted(grouped.items()))
+
+
 def random_heads(architecture: Architecture, k: int, seed: int = 0, exclude: Iterable[Head] = ()) -> list[Head]:
     """``k`` distinct heads drawn uniformly (seeded) from those not in ``exclude``: the random-head control."""
     excluded = set(map(tuple, exclude))

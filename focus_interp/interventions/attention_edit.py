@@ -9,23 +9,15 @@ W' = split_softmax(W, C, tau), and those heads' outputs for those rows become W'
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import torch
 
 from focus_interp.attention import attention_bias, attention_probabilities
 from focus_interp.errors import FocusInterpError
-from focus_interp.heads import Head, check_heads
+from focus_interp.heads import Head, check_heads, heads_by_layer
 from focus_interp.interventions.split_softmax import check_tau, split_softmax
 from focus_interp.models import LoadedModel
-
-
-def heads_by_layer(heads: Iterable[Head]) -> dict[int, list[int]]:
-    """{layer: [head, ...]} in layer order."""
-    grouped: dict[int, list[int]] = {}
-    for layer, head in heads:
-        grouped.setdefault(layer, []).append(head)
-    return dict(sorted(grouped.items()))
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from focus_interp.errors import FocusInterpError
-from focus_interp.heads import Head, check_heads
-from focus_interp.interventions.attention_edit import heads_by_layer
+from focus_interp.heads import Head, check_heads, heads_by_layer
 from focus_interp.models import LoadedModel
 
 SITES = ("post_rope", "pre_rope")
