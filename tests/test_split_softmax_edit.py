@@ -8,7 +8,7 @@ from einops import rearrange
 
 from focus_interp import FocusInterpError
 from focus_interp.interventions import split_softmax
-from focus_interp.interventions.attention_edit import SplitSoftmax, apply_interventions
+from focus_interp.interventions import SplitSoftmax, apply_interventions
 
 IDS = torch.randint(5, 380, (1, 14), generator=torch.Generator().manual_seed(3))
 SPAN = (3, 7)
@@ -106,3 +106,12 @@ def test_heads_outside_the_model_are_a_clear_error(tiny_loaded):
     loaded = tiny_loaded("llama", "sdpa")
     with pytest.raises(FocusInterpError, match="head 9 of layer 0 is out of range"):
         _attention_outputs(loaded, 0, [SplitSoftmax(((0, 9),), SPAN, 0.5, FIRST_ROW)])
+
+
+def test_two_edits_of_one_layer_compose_like_one(tiny_loaded):
+    loaded = tiny_loaded("mistral", "sdpa")
+    together, _ = _attention_outputs(loaded, 1, [SplitSoftmax(((1, 0), (1, 2)), SPAN, 0.2, FIRST_ROW)])
+    apart, _ = _attention_outputs(
+        loaded, 1, [SplitSoftmax(((1, 0),), SPAN, 0.2, FIRST_ROW), SplitSoftmax(((1, 2),), SPAN, 0.2, FIRST_ROW)]
+    )
+    assert torch.equal(together, apart)

@@ -22,16 +22,19 @@ from einops import rearrange
 from jaxtyping import Float
 from torch import Tensor
 
+from focus_interp.architecture import Architecture
 from focus_interp.errors import FocusInterpError
 from focus_interp.heads import Head, check_heads, heads_by_layer
-from focus_interp.models import LoadedModel
 
 SITES = ("post_rope", "pre_rope")
 
 
 @dataclass(frozen=True, eq=False)
 class FocusDirection:
-    """alpha * (d_Q, d_K) on ``heads`` at ``site``; ``query``/``key``: [layers, heads, head_dim] directions."""
+    """alpha * (d_Q, d_K) on ``heads`` at ``site``; ``query``/``key``: [layers, heads, head_dim] directions.
+
+    Apply with ``apply_interventions``.
+    """
 
     heads: tuple[Head, ...]
     query: Float[Tensor, "layers heads dim"]
@@ -48,9 +51,14 @@ class FocusDirection:
                 f"{tuple(self.key.shape)}"
             )
 
-    def apply(self, loaded: LoadedModel) -> None:
-        """Write the edit into the current nnsight trace (once per forward pass, i.e. per generation step)."""
-        architecture = loaded.architecture
+    @property
+    def stage(self) -> str:
+        return self.site
+
+    def layers(self) -> set[int]:
+        return set(heads_by_layer(self.heads))
+
+    def check(self, architecture: Architecture) -> None:
         expected = (architecture.n_layers, architecture.n_heads, architecture.head_dim)
         if tuple(self.query.shape) != expected:
             raise FocusInterpError(
@@ -58,39 +66,41 @@ class FocusDirection:
                 "they were made for another model"
             )
         check_heads(self.heads, architecture)
-        if self.alpha == 0:
+        if self.site == "pre_rope":
+            for layer, heads in heads_by_layer(self.heads).items():
+                self._key_owners(architecture, layer, heads)
+
+    def is_identity(self) -> bool:
+        return self.alpha == 0
+
+    def edit(self, architecture: Architecture, layer: int, values: tuple) -> None:
+        """Add the offsets at ``layer``; ``values`` = (q, k) of this intervention's site."""
+        query, key = values
+        heads = heads_by_layer(self.heads)[layer]
+        if self.site == "post_rope":
+            query[:, heads] += self._offsets(layer, heads, self.query, query)[None, :, None, :]
+            if architecture.n_groups == 1:
+                key[:, heads] += self._offsets(layer, heads, self.key, key)[None, :, None, :]
             return
-        for layer, heads in heads_by_layer(self.heads).items():
-            if self.site == "post_rope":
-                self._post_rope(loaded, layer, heads)
-            else:
-                self._pre_rope(loaded, layer, heads)
+        owners = self._key_owners(architecture, layer, heads)
+        query_heads = rearrange(query, "b t (h d) -> b t h d", d=architecture.head_dim)
+        query_heads[:, :, heads] += self._offsets(layer, heads, self.query, query)
+        key_heads = rearrange(key, "b t (k d) -> b t k d", d=architecture.head_dim)
+        key_heads[:, :, list(owners)] += self._offsets(layer, list(owners.values()), self.key, key)
 
     def _offsets(self, layer: int, heads: list[int], directions: Tensor, like: Tensor) -> Tensor:
         return (self.alpha * directions[layer, heads]).to(device=like.device, dtype=like.dtype)
 
-    def _post_rope(self, loaded: LoadedModel, layer: int, heads: list[int]) -> None:
-        query, key = loaded.sites(layer).post_rope.output
-        query[:, heads] += self._offsets(layer, heads, self.query, query)[None, :, None, :]
-        if loaded.architecture.n_groups == 1:
-            key[:, heads] += self._offsets(layer, heads, self.key, key)[None, :, None, :]
-
-    def _pre_rope(self, loaded: LoadedModel, layer: int, heads: list[int]) -> None:
-        architecture = loaded.architecture
-        kv_heads = sorted({architecture.kv_head(head) for head in heads})
-        key_offsets = []
-        for kv_head in kv_heads:
-            group = [head for head in heads if architecture.kv_head(head) == kv_head]
-            if any(not torch.equal(self.key[layer, group[0]], self.key[layer, head]) for head in group[1:]):
+    def _key_owners(self, architecture: Architecture, layer: int, heads: list[int]) -> dict[int, int]:
+        """{KV head: the chosen query head whose d_K it takes}; an error when a group's d_K disagree."""
+        owners: dict[int, int] = {}
+        for head in heads:
+            kv_head = architecture.kv_head(head)
+            owner = owners.setdefault(kv_head, head)
+            if not torch.equal(self.key[layer, owner], self.key[layer, head]):
+                group = [h for h in heads if architecture.kv_head(h) == kv_head]
                 raise FocusInterpError(
                     f"pre_rope d_K differs between query heads {group} of layer {layer}, which share KV head "
                     f"{kv_head}: give them one d_K or use site='post_rope'"
                 )
-            key_offsets.append(group[0])
-        sites = loaded.sites(layer)
-        query = sites.q_proj.output
-        query_heads = rearrange(query, "b t (h d) -> b t h d", d=architecture.head_dim)
-        query_heads[:, :, heads] += self._offsets(layer, heads, self.query, query)
-        key = sites.k_proj.output
-        key_heads = rearrange(key, "b t (k d) -> b t k d", d=architecture.head_dim)
-        key_heads[:, :, kv_heads] += self._offsets(layer, key_offsets, self.key, key)
+        return dict(sorted(owners.items()))
