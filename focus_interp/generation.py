@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+import warnings
+from typing import Callable, Sequence
 
 import torch
 
@@ -56,3 +57,23 @@ def greedy_response(loaded: LoadedModel, prompt: Prompt, max_new_tokens: int = 3
     ids = prompt.ids().to(loaded.device)
     output = loaded.hf_model.generate(ids, attention_mask=torch.ones_like(ids), **greedy_kwargs(loaded, max_new_tokens))
     return cut_at_stop(output[0, ids.shape[1] :].tolist(), stop_token_ids(loaded))
+
+
+@torch.no_grad()
+def traced_greedy(
+    loaded: LoadedModel, prompt: Prompt, n_steps: int, each_step: Callable[[int], None], first_step: int = 0
+) -> list[int]:
+    """Greedy generation of up to ``n_steps`` tokens through nnsight, calling ``each_step(step)`` inside the trace
+    at decoding steps ``first_step`` .. ``n_steps - 1`` (step 0 reads the prompt); returns the generated ids
+    before the first stop token. A generation that stops early simply runs fewer steps.
+    """
+    ids = prompt.ids().to(loaded.device)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*was never reached.*")
+        with loaded.model.generate(**greedy_kwargs(loaded, n_steps)) as tracer:
+            with tracer.invoke(ids, attention_mask=torch.ones_like(ids)):
+                for step in tracer.iter[first_step:n_steps]:
+                    each_step(step)
+            with tracer.invoke():
+                generated = tracer.result.save()
+    return cut_at_stop(generated[0, ids.shape[1] :].tolist(), stop_token_ids(loaded))

@@ -35,10 +35,10 @@ def write_atomic(path: Path, text: str) -> None:
 class RunFolder:
     """A folder that holds one run; ``settings`` must match those of any run already in it."""
 
-    def __init__(self, path: str | Path, settings: dict, samples_file: str = "samples.jsonl"):
+    def __init__(self, path: str | Path, settings: dict):
         self.path = Path(path)
         self.settings = settings
-        self.samples_path = self.path / samples_file
+        self.samples_path = self.path / "samples.jsonl"
         self.meta_path = self.path / "meta.json"
         if self.path.exists() and not self.path.is_dir():
             raise FocusInterpError(f"{self.path} is a file: --out must name a folder")
@@ -48,11 +48,12 @@ class RunFolder:
     def _check_or_write_meta(self) -> None:
         if self.meta_path.exists():
             try:
-                previous = json.loads(self.meta_path.read_text()).get("settings")
+                previous = json.loads(self.meta_path.read_text()).get("settings") or {}
             except (json.JSONDecodeError, AttributeError):
                 raise FocusInterpError(f"{self.meta_path} is not a run's meta.json: pass another output folder") from None
-            if previous != json.loads(json.dumps(self.settings)):
-                changed = sorted(k for k in set(previous or {}) | set(self.settings) if (previous or {}).get(k) != self.settings.get(k))
+            current = json.loads(json.dumps(self.settings))
+            if previous != current:
+                changed = sorted(k for k in set(previous) | set(current) if previous.get(k) != current.get(k))
                 raise FocusInterpError(
                     f"{self.path} holds a run with other settings ({', '.join(changed)} differ): "
                     "pass another output folder or the same settings"

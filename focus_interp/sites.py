@@ -24,9 +24,6 @@ from dataclasses import dataclass
 from focus_interp.architecture import Architecture
 from focus_interp.errors import FocusInterpError
 
-SITE_NAMES = ("q_proj", "k_proj", "pre_rope", "post_rope", "attention_call", "probabilities")
-
-
 @dataclass(frozen=True)
 class LayerSites:
     """The sites of layer ``layer`` of an nnsight-wrapped model; use the properties inside a trace."""

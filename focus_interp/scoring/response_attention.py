@@ -10,7 +10,6 @@ attention implementation (SDPA by default). Memory: O(layers x heads x T) per st
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -19,7 +18,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from focus_interp.attention import attention_bias, attention_probabilities
-from focus_interp.generation import check_fits_window, cut_at_stop, greedy_kwargs, stop_token_ids
+from focus_interp.generation import check_fits_window, traced_greedy
 from focus_interp.models import LoadedModel
 from focus_interp.prompts import Prompt
 
@@ -62,26 +61,21 @@ def generate_with_span_attention(
     check_fits_window(loaded, n_prompt, max_new_tokens)
     indicator = span_indicator(prompt, span_names, n_prompt + max_new_tokens + 1).to(loaded.device)
     n_layers = loaded.architecture.n_layers
-    ids = prompt.ids().to(loaded.device)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*was never reached.*")
-        with loaded.model.generate(**greedy_kwargs(loaded, max_new_tokens + 1)) as tracer:
-            with tracer.invoke(ids, attention_mask=torch.ones_like(ids)):
-                rows = list().save()
-                for step in tracer.iter[1 : max_new_tokens + 1]:
-                    end = n_prompt + step
-                    layers = []
-                    for layer in range(n_layers):
-                        args, kwargs = loaded.sites(layer).attention_call.inputs
-                        query, key, mask = args[1][:, :, -1:], args[2], args[4]
-                        n_keys = key.shape[2]
-                        bias = attention_bias(mask, 1, n_keys, loaded.architecture.sliding_window[layer])
-                        probabilities = attention_probabilities(query, key, bias.to(query.device), kwargs["scaling"])
-                        layers.append(probabilities[0, :, 0] @ indicator[end - n_keys : end])
-                    rows.append(torch.stack(layers).cpu())
-            with tracer.invoke():
-                generated = tracer.result.save()
-    response = cut_at_stop(generated[0, n_prompt:].tolist()[:max_new_tokens], stop_token_ids(loaded))
+    rows = []
+
+    def read_row(step: int) -> None:
+        end = n_prompt + step
+        layers = []
+        for layer in range(n_layers):
+            args, kwargs = loaded.sites(layer).attention_call.inputs
+            query, key, mask = args[1][:, :, -1:], args[2], args[4]
+            n_keys = key.shape[2]
+            bias = attention_bias(mask, 1, n_keys, loaded.architecture.sliding_window[layer])
+            probabilities = attention_probabilities(query, key, bias.to(query.device), kwargs["scaling"])
+            layers.append(probabilities[0, :, 0] @ indicator[end - n_keys : end])
+        rows.append(torch.stack(layers).cpu())
+
+    response = traced_greedy(loaded, prompt, max_new_tokens + 1, read_row, first_step=1)[:max_new_tokens]
     if not response:
         return ResponseAttention((), tuple(span_names), torch.zeros(0, n_layers, loaded.architecture.n_heads, len(span_names)))
     mass = torch.stack(rows[: len(response)])
