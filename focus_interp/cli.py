@@ -77,6 +77,45 @@ def _demo(args: argparse.Namespace) -> None:
     _score(args, loaded, rows, data)
 
 
+K_GRID = ["1", "5", "10", "20", "30", "50", "100", "150", "200", "all"]
+
+
+def _compensate(args: argparse.Namespace) -> None:
+    from focus_interp.heads import ranking_from
+    from focus_interp.sweeps import HeadSets, capped_k, split_softmax_configurations, run_sweep
+
+    rows, data = _dataset(args)
+    loaded = _load(args)
+    n_heads = loaded.architecture.n_layers * loaded.architecture.n_heads
+    head_sets = HeadSets(tuple(ranking_from(args.heads, loaded.architecture, args.score)), str(args.heads), loaded.architecture, args.seed)
+    k_values = capped_k(args.k, min(n_heads, len(head_sets.ranking)))
+    configurations = split_softmax_configurations(k_values, args.taus, args.random_taus)
+    print(f"{len(configurations)} configurations x {len(rows)} samples into {args.out}")
+    summary = run_sweep(loaded, rows, args.out, configurations, head_sets, data, args.max_new_tokens, batch_size=args.batch_size)
+    _print_results(args.out, summary)
+
+
+def _print_results(out: str, summary: dict) -> None:
+    from focus_interp.sweeps import read_results
+
+    if summary["n_skipped"]:
+        print(f"skipped {summary['n_skipped']} samples (listed in meta.json), e.g.: {summary['skipped'][0]['reason']}")
+    print(f"\nEM over {summary['n_evaluated']} samples:")
+    for row in read_results(f"{out}/results.csv"):
+        if row["gold_position"] == "all":
+            label = " ".join(x for x in (row["intervention"], row["heads"], row["k"] and f"k={row['k']}") if x)
+            strength = f"tau={row['tau']:g}" if row["tau"] is not None else f"alpha={row['alpha']:g}" if row["alpha"] is not None else ""
+            print(f"  {label:<28} {strength:<12} {row['em']:.3f}")
+    print(f"written: {out}/results.csv")
+
+
+def _add_heads_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--heads", required=True, help="a scoring run folder, its head_scores.csv, or a JSON [[layer, head], ...]")
+    parser.add_argument("--score", default="R", help="head_scores.csv column that ranks the heads")
+    parser.add_argument("--k", nargs="+", default=K_GRID, help="numbers of top heads ('all' = every head)")
+    parser.add_argument("--batch-size", type=int, default=16, help="configurations decoded together")
+
+
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=DEFAULT_MODEL, help="short name, .gguf file, model folder or hub id")
     parser.add_argument("--device", default="cpu")
@@ -109,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(heads)
     _add_scoring_options(heads, "synthetic", 100, None, [1, 5, 10, 15, 20])
     heads.set_defaults(run=_heads)
+    compensate = commands.add_parser("compensate", help="split-softmax sweep over top-k heads and tau, with baselines")
+    _add_model_options(compensate)
+    _add_scoring_options(compensate, "synthetic", 100, None, [1, 5, 10, 15, 20])
+    _add_heads_options(compensate)
+    compensate.add_argument("--taus", type=float, nargs="+", default=[0.1, 0.3, 0.6, 1.5, 1000.0])
+    compensate.add_argument("--random-taus", type=float, nargs="*", default=[0.3], help="taus of the random-head control")
+    compensate.set_defaults(run=_compensate, split="test")
     return parser
 
 

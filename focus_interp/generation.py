@@ -6,6 +6,8 @@ import warnings
 from typing import Callable, Sequence
 
 import torch
+from jaxtyping import Int
+from torch import Tensor
 
 from focus_interp.errors import FocusInterpError
 from focus_interp.models import LoadedModel
@@ -59,21 +61,46 @@ def greedy_response(loaded: LoadedModel, prompt: Prompt, max_new_tokens: int = 3
     return cut_at_stop(output[0, ids.shape[1] :].tolist(), stop_token_ids(loaded))
 
 
+def left_pad(loaded: LoadedModel, prompts: Sequence[Prompt]) -> tuple[Int[Tensor, "batch T"], Int[Tensor, "batch T"], list[int]]:
+    """Token ids and attention mask of ``prompts`` left-padded to the longest, and each prompt's offset (pad count)."""
+    if not prompts:
+        raise FocusInterpError("no prompts to generate from")
+    length = max(len(prompt) for prompt in prompts)
+    pad = loaded.tokenizer.pad_token_id if loaded.tokenizer.pad_token_id is not None else stop_token_ids(loaded)[0]
+    ids = torch.full((len(prompts), length), pad, dtype=torch.long)
+    mask = torch.zeros((len(prompts), length), dtype=torch.long)
+    offsets = [length - len(prompt) for prompt in prompts]
+    for row, (prompt, offset) in enumerate(zip(prompts, offsets)):
+        ids[row, offset:] = prompt.ids()[0]
+        mask[row, offset:] = 1
+    return ids, mask, offsets
+
+
 @torch.no_grad()
 def traced_greedy(
-    loaded: LoadedModel, prompt: Prompt, n_steps: int, each_step: Callable[[int], None], first_step: int = 0
-) -> list[int]:
-    """Greedy generation of up to ``n_steps`` tokens through nnsight, calling ``each_step(step)`` inside the trace
-    at decoding steps ``first_step`` .. ``n_steps - 1`` (step 0 reads the prompt); returns the generated ids
-    before the first stop token. A generation that stops early simply runs fewer steps.
+    loaded: LoadedModel,
+    ids: Int[Tensor, "batch T"],
+    n_steps: int,
+    each_step: Callable[[int], None],
+    first_step: int = 0,
+    attention_mask: Int[Tensor, "batch T"] | None = None,
+    past_key_values=None,
+) -> list[list[int]]:
+    """Greedy generation of up to ``n_steps`` tokens per row through nnsight, calling ``each_step(step)`` inside
+    the trace at decoding steps ``first_step`` .. ``n_steps - 1`` (step 0 reads the prompt, or its uncached
+    tail when ``past_key_values`` holds a prefix); returns each row's generated ids before its first stop token.
+    A generation that stops early simply runs fewer steps.
     """
-    ids = prompt.ids().to(loaded.device)
+    ids = ids.to(loaded.device)
+    attention_mask = torch.ones_like(ids) if attention_mask is None else attention_mask.to(loaded.device)
+    extra = {} if past_key_values is None else {"past_key_values": past_key_values}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*was never reached.*")
-        with loaded.model.generate(**greedy_kwargs(loaded, n_steps)) as tracer:
-            with tracer.invoke(ids, attention_mask=torch.ones_like(ids)):
+        with loaded.model.generate(**greedy_kwargs(loaded, n_steps), **extra) as tracer:
+            with tracer.invoke(ids, attention_mask=attention_mask):
                 for step in tracer.iter[first_step:n_steps]:
                     each_step(step)
             with tracer.invoke():
                 generated = tracer.result.save()
-    return cut_at_stop(generated[0, ids.shape[1] :].tolist(), stop_token_ids(loaded))
+    stops = stop_token_ids(loaded)
+    return [cut_at_stop(row, stops) for row in generated[:, ids.shape[1] :].tolist()]

@@ -93,3 +93,16 @@ def random_heads(architecture: Architecture, k: int, seed: int = 0, exclude: Ite
     if not 0 <= k <= len(pool):
         raise FocusInterpError(f"cannot draw {k} random heads: {len(pool)} heads are left after the exclusions")
     return random.Random(seed).sample(pool, k)
+
+
+def ranking_from(path: str | Path, architecture: Architecture, score: str = "R") -> list[Head]:
+    """Every head ranked best first from a scoring run folder or its ``head_scores.csv``, or a JSON head list."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "head_scores.csv"
+    if path.suffix == ".json":
+        return heads_from_json(path, architecture)
+    rows = read_head_scores(path)
+    heads = [(row["layer"], row["head"]) for row in rank_heads(rows, score)]
+    check_heads(heads, architecture)
+    return heads

@@ -8,6 +8,9 @@ import platform
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
+from typing import Callable
+
+from tqdm.auto import tqdm
 
 from focus_interp.errors import FocusInterpError
 
@@ -90,3 +93,31 @@ class RunFolder:
             handle.write(json.dumps(record) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
+
+
+def process_rows(
+    folder: RunFolder,
+    rows,
+    process: Callable[[dict], dict],
+    records: list[dict],
+    skipped: list[dict],
+    desc: str,
+    progress: bool = True,
+) -> None:
+    """Run ``process(row)`` on each row whose id is not among ``records``; each new record is appended to
+    ``folder`` and to ``records`` as it finishes. A row whose processing raises ``FocusInterpError`` goes to
+    ``skipped`` with its reason. An interruption keeps every finished record.
+    """
+    done = {record["id"] for record in records}
+    with tqdm(total=len(rows), initial=len(done), desc=desc, unit="sample", disable=not progress) as bar:
+        for row in rows:
+            if row["id"] in done:
+                continue
+            try:
+                record = process(row)
+            except FocusInterpError as error:
+                skipped.append({"id": row["id"], "reason": str(error)})
+            else:
+                folder.append(record)
+                records.append(record)
+            bar.update()

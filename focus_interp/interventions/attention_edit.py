@@ -4,13 +4,18 @@ The model keeps its own attention implementation (SDPA by default). For the chos
 the tokens that produce the response (absolute position >= ``first_row``, the last prompt token) are recomputed
 from the q, k, v, mask and scaling the attention function received: W = softmax(q K^T * scaling + mask),
 W' = split_softmax(W, C, tau), and those heads' outputs for those rows become W' V. Prompt rows are untouched.
+
+Positions are those of the (left-padded) batch: under left padding every prompt ends at the same position, and the
+longest prompt, which has no padding, has position ids equal to them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Sequence
 
 import torch
+from einops import rearrange
 
 from focus_interp.architecture import Architecture
 from focus_interp.attention import attention_bias, attention_probabilities
@@ -24,7 +29,8 @@ class SplitSoftmax:
     """Eq. 3 with exponent ``tau`` on ``heads``, span ``span`` = token [start, end) of the relevant context C.
 
     ``first_row``: the first position whose row is edited (the last prompt token, so the prompt's own rows and
-    hence its KV cache stay as they are). Apply with ``apply_interventions``.
+    hence its KV cache stay as they are). It applies to every row of a batch; ``SplitSoftmaxRows`` gives each
+    row its own. Apply with ``apply_interventions``.
     """
 
     heads: tuple[Head, ...]
@@ -50,20 +56,86 @@ class SplitSoftmax:
     def is_identity(self) -> bool:
         return self.tau == 1
 
+    def shifted(self, offset: int) -> SplitSoftmax:
+        """The same edit for the prompt moved ``offset`` positions right (by left padding)."""
+        return replace(self, span=(self.span[0] + offset, self.span[1] + offset), first_row=self.first_row + offset)
+
     def edit(self, architecture: Architecture, layer: int, values: tuple) -> None:
         """Replace the chosen heads' output rows at ``layer``; ``values`` = (args, kwargs, output) of the call."""
-        args, kwargs, output = values
-        heads = heads_by_layer(self.heads)[layer]
-        query, key, value, mask = args[1], args[2], args[3], args[4]
-        positions = kwargs["position_ids"][0]
-        first = max(0, self.first_row - int(positions[0]))
-        n_queries, n_keys = query.shape[2], key.shape[2]
-        if first >= n_queries:
-            return
-        kv_heads = [architecture.kv_head(head) for head in heads]
-        bias = attention_bias(mask, n_queries, n_keys, architecture.sliding_window[layer])[..., first:, :]
-        weights = attention_probabilities(query[:, heads, first:], key[:, kv_heads], bias.to(query.device), kwargs["scaling"])
-        key_positions = torch.arange(int(positions[-1]) + 1 - n_keys, int(positions[-1]) + 1, device=query.device)
-        in_span = (key_positions >= self.span[0]) & (key_positions < self.span[1])
-        edited = split_softmax(weights, in_span, self.tau).to(value.dtype) @ value[:, kv_heads]
-        output[:, first:, heads] = edited.transpose(1, 2)
+        edit_rows(architecture, layer, values, [self] * values[0][1].shape[0])
+
+
+@dataclass(frozen=True)
+class SplitSoftmaxRows:
+    """One split softmax per batch row (None leaves that row untouched), e.g. one (heads, tau) per row of a sweep
+    or one span per prompt of a left-padded batch. Every row's ``first_row`` must be the same position."""
+
+    rows: tuple[SplitSoftmax | None, ...]
+    stage = "attention"
+    _tables: dict = field(default_factory=dict, init=False, compare=False, repr=False)
+
+    def __post_init__(self):
+        firsts = {row.first_row for row in self.rows if row is not None}
+        if len(firsts) > 1:
+            raise FocusInterpError(f"split-softmax rows start at different positions {sorted(firsts)}: left-pad the batch")
+
+    def layers(self) -> set[int]:
+        return set().union(*(row.layers() for row in self.rows if row is not None))
+
+    def check(self, architecture: Architecture) -> None:
+        for row in self.rows:
+            if row is not None:
+                row.check(architecture)
+
+    def is_identity(self) -> bool:
+        return all(row is None or row.is_identity() for row in self.rows)
+
+    def edit(self, architecture: Architecture, layer: int, values: tuple) -> None:
+        batch = values[0][1].shape[0]
+        if len(self.rows) != batch:
+            raise FocusInterpError(f"{len(self.rows)} split-softmax rows for a batch of {batch}: give one per row")
+        if layer not in self._tables:
+            self._tables[layer] = head_table(layer, self.rows)
+        edit_rows(architecture, layer, values, self.rows, self._tables[layer])
+
+
+def head_table(layer: int, rows: Sequence[SplitSoftmax | None]) -> tuple[list[int], list[list[float]]]:
+    """The heads of ``layer`` that any row edits, and each row's tau per such head (1 where it leaves it)."""
+    active = [row if row is not None and not row.is_identity() else None for row in rows]
+    row_heads = [set(heads_by_layer(row.heads).get(layer, ())) if row else set() for row in active]
+    heads = sorted(set().union(*row_heads))
+    return heads, [[row.tau if head in chosen else 1.0 for head in heads] for row, chosen in zip(active, row_heads)]
+
+
+def edit_rows(
+    architecture: Architecture,
+    layer: int,
+    values: tuple,
+    rows: Sequence[SplitSoftmax | None],
+    table: tuple[list[int], list[list[float]]] | None = None,
+) -> None:
+    """Apply ``rows[b]`` to batch row b of the attention call at ``layer`` (``table``: their ``head_table``)."""
+    args, kwargs, output = values
+    query, key, value, mask = args[1], args[2], args[3], args[4]
+    n_queries, n_keys = query.shape[2], key.shape[2]
+    heads, taus = table or head_table(layer, rows)
+    if not heads:
+        return
+    last = int(kwargs["position_ids"][:, -1].max())
+    first_row = next(row.first_row for row in rows if row is not None)
+    first = max(0, first_row - (last + 1 - n_queries))
+    if first >= n_queries:
+        return
+    bias = attention_bias(mask, n_queries, n_keys, architecture.sliding_window[layer])[..., first:, :]
+    weights = attention_probabilities(query[:, :, first:], key, bias.to(query.device), kwargs["scaling"])[:, heads]
+    key_positions = torch.arange(last + 1 - n_keys, last + 1, device=query.device)
+    in_span = torch.stack(
+        [(key_positions >= row.span[0]) & (key_positions < row.span[1]) if row else key_positions < 0 for row in rows]
+    )
+    tau = torch.tensor(taus, device=query.device)
+    edited = torch.zeros(weights.shape[0], architecture.n_heads, *weights.shape[2:], device=weights.device)
+    edited[:, heads] = split_softmax(weights, in_span[:, None, None, :], tau[:, :, None, None])
+    grouped = rearrange(edited.to(value.dtype), "b (kv g) q k -> b kv (g q) k", kv=value.shape[1]) @ value
+    new_rows = rearrange(grouped, "b kv (g q) d -> b q (kv g) d", q=weights.shape[2])[:, :, heads]
+    selected = (tau != 1)[:, None, :, None]
+    output[:, first:, heads] = torch.where(selected, new_rows, output[:, first:, heads])

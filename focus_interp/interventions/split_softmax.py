@@ -22,14 +22,24 @@ def check_tau(tau: float) -> None:
 
 
 def split_softmax(
-    weights: Float[Tensor, "*rows keys"], in_span: Bool[Tensor, "*rows_or_1 keys"], tau: float
+    weights: Float[Tensor, "*rows keys"],
+    in_span: Bool[Tensor, "*rows_or_1 keys"],
+    tau: float | Float[Tensor, "*rows_or_1 1"],
 ) -> Float[Tensor, "*rows keys"]:
-    """``weights`` (rows of attention probabilities) with each row's mass on ``in_span`` raised to the power tau."""
-    check_tau(tau)
-    if tau == 1:
-        return weights
+    """``weights`` (rows of attention probabilities) with each row's mass on ``in_span`` raised to the power tau.
+
+    ``tau`` is one number or a tensor that broadcasts to one exponent per row; rows whose tau is 1 are returned
+    exactly as they are.
+    """
+    if isinstance(tau, Tensor):
+        if torch.isnan(tau).any() or (tau < 0).any():
+            raise FocusInterpError("tau must be >= 0 in every row (1 leaves a row unchanged)")
+    else:
+        check_tau(tau)
+        if tau == 1:
+            return weights
     pi = (weights * in_span).sum(-1, keepdim=True)
-    movable = (pi > 0) & (pi < 1)
+    movable = (pi > 0) & (pi < 1) & (torch.as_tensor(tau, device=pi.device) != 1)
     safe_pi = torch.where(movable, pi, torch.full_like(pi, 0.5))
     scaled = safe_pi**tau
     inside = torch.where(movable, scaled / safe_pi, torch.ones_like(pi))

@@ -14,12 +14,10 @@ import math
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from focus_interp.errors import FocusInterpError
 from focus_interp.generation import check_fits_window
 from focus_interp.models import LoadedModel
-from focus_interp.runs import RunFolder, write_atomic
+from focus_interp.runs import RunFolder, process_rows, write_atomic
 from focus_interp.scoring.contextual import SCORE_NAMES, build_sample_prompts, score_prompts
 
 LONG_SCORES = ("R", "IR", "IR_max", "sink")
@@ -60,26 +58,18 @@ def score_heads(
         "sink_tokens": sink_tokens,
     }
     folder = RunFolder(out, settings)
-    summaries = [_summary(record) for record in folder.records()]
-    done = {summary["id"] for summary in summaries}
+    records = [_summary(record) for record in folder.records()]
     skipped = []
-    bar = tqdm(total=len(rows), initial=len(done), desc="scoring heads", unit="sample", disable=not progress)
+
+    def score(row: dict) -> dict:
+        long_prompt, gold_prompt = build_sample_prompts(loaded, row, sink_tokens)
+        check_fits_window(loaded, len(long_prompt), max_new_tokens)
+        return score_prompts(loaded, row, long_prompt, gold_prompt, max_new_tokens)
+
     try:
-        for row in rows:
-            if row["id"] in done:
-                continue
-            try:
-                long_prompt, gold_prompt = build_sample_prompts(loaded, row, sink_tokens)
-                check_fits_window(loaded, len(long_prompt), max_new_tokens)
-            except FocusInterpError as error:
-                skipped.append({"id": row["id"], "reason": str(error)})
-            else:
-                record = score_prompts(loaded, row, long_prompt, gold_prompt, max_new_tokens)
-                folder.append(record)
-                summaries.append(_summary(record))
-            bar.update()
+        process_rows(folder, rows, score, records, skipped, "scoring heads", progress)
     finally:
-        bar.close()
+        summaries = [_summary(record) for record in records]
         write_head_scores(folder.path / "head_scores.csv", summaries, loaded.architecture.n_layers, loaded.architecture.n_heads)
         summary = {
             "model": loaded.name,

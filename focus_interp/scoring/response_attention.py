@@ -75,7 +75,7 @@ def generate_with_span_attention(
             layers.append(probabilities[0, :, 0] @ indicator[end - n_keys : end])
         rows.append(torch.stack(layers).cpu())
 
-    response = traced_greedy(loaded, prompt, max_new_tokens + 1, read_row, first_step=1)[:max_new_tokens]
+    response = traced_greedy(loaded, prompt.ids(), max_new_tokens + 1, read_row, first_step=1)[0][:max_new_tokens]
     if not response:
         return ResponseAttention((), tuple(span_names), torch.zeros(0, n_layers, loaded.architecture.n_heads, len(span_names)))
     mass = torch.stack(rows[: len(response)])
