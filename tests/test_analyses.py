@@ -62,3 +62,32 @@ def test_missing_run_folder_is_one_line(tmp_path):
     )
     assert result.returncode != 0 and "is not a run folder" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_fig3_plots_every_configuration_of_a_sweep(tiny_loaded, tmp_path):
+    import csv
+
+    from focus_interp.sweeps import HeadSets, read_results, run_sweep, split_softmax_configurations
+
+    loaded = tiny_loaded("llama", "sdpa")
+    rows = load_multidoc_qa("synthetic", split="test", n=2, gold_positions=(1, 3), n_documents=3)
+    ranking = tuple((layer, head) for layer in range(3) for head in range(4))
+    run = tmp_path / "sweep"
+    configurations = split_softmax_configurations([1, 12], [0.3, 2.0], [0.3])
+    run_sweep(loaded, rows, run, configurations, HeadSets(ranking, "hand", loaded.architecture), max_new_tokens=2, progress=False)
+    out = tmp_path / "figures"
+    _run_script("fig3_split_softmax.py", str(run), "--out", str(out))
+    assert (out / "fig3_split_softmax.png").stat().st_size > 0
+    with open(out / "fig3_split_softmax.csv") as handle:
+        written = list(csv.DictReader(handle))
+    expected = [r for r in read_results(run / "results.csv") if r["gold_position"] == "all"]
+    assert len(written) == len(configurations) == len(expected)
+    assert [float(r["em"]) for r in written] == pytest.approx([r["em"] for r in expected])
+
+
+def test_fig3_without_results_is_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "analyses" / "fig3_split_softmax.py"), str(tmp_path)], capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().startswith("fig3_split_softmax.py: error: no results at")
