@@ -95,6 +95,22 @@ def _compensate(args: argparse.Namespace) -> None:
     _print_results(args.out, summary)
 
 
+def _evaluate(args: argparse.Namespace) -> None:
+    from focus_interp.directions import load_directions
+    from focus_interp.heads import ranking_from
+    from focus_interp.sweeps import HeadSets, capped_k, focus_direction_configurations, run_sweep
+
+    rows, data = _dataset(args)
+    loaded = _load(args)
+    directions = load_directions(args.directions, loaded.architecture)
+    n_heads = loaded.architecture.n_layers * loaded.architecture.n_heads
+    head_sets = HeadSets(tuple(ranking_from(args.heads, loaded.architecture, args.score)), str(args.heads), loaded.architecture, args.seed)
+    configurations = focus_direction_configurations(capped_k(args.k, min(n_heads, len(head_sets.ranking))), args.alphas)
+    print(f"{directions.describe()}\n{len(configurations)} configurations x {len(rows)} samples into {args.out}")
+    summary = run_sweep(loaded, rows, args.out, configurations, head_sets, data, args.max_new_tokens, directions=directions)
+    _print_results(args.out, summary)
+
+
 def _print_results(out: str, summary: dict) -> None:
     from focus_interp.sweeps import read_results
 
@@ -113,7 +129,6 @@ def _add_heads_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--heads", required=True, help="a scoring run folder, its head_scores.csv, or a JSON [[layer, head], ...]")
     parser.add_argument("--score", default="R", help="head_scores.csv column that ranks the heads")
     parser.add_argument("--k", nargs="+", default=K_GRID, help="numbers of top heads ('all' = every head)")
-    parser.add_argument("--batch-size", type=int, default=16, help="configurations decoded together")
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -153,8 +168,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scoring_options(compensate, "synthetic", 100, None, [1, 5, 10, 15, 20])
     _add_heads_options(compensate)
     compensate.add_argument("--taus", type=float, nargs="+", default=[0.1, 0.3, 0.6, 1.5, 1000.0])
+    compensate.add_argument("--batch-size", type=int, default=16, help="configurations decoded together")
     compensate.add_argument("--random-taus", type=float, nargs="*", default=[0.3], help="taus of the random-head control")
     compensate.set_defaults(run=_compensate, split="test")
+    evaluate = commands.add_parser("evaluate", help="focus directions on top-k heads at one or several alphas, with baselines")
+    _add_model_options(evaluate)
+    _add_scoring_options(evaluate, "synthetic", 100, None, [1, 5, 10, 15, 20])
+    _add_heads_options(evaluate)
+    evaluate.add_argument("--directions", required=True, help="a directions file (.safetensors with q and k)")
+    evaluate.add_argument("--alphas", type=float, nargs="+", default=[-1.0, -0.5, -0.2, 0.2, 0.3, 0.4, 0.5, 1.0])
+    evaluate.set_defaults(run=_evaluate, split="test")
     return parser
 
 

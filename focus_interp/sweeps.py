@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from focus_interp.architecture import Architecture
+from focus_interp.directions import Directions
 from focus_interp.data import gold_parts, gold_segment, long_parts, no_gold_parts
 from focus_interp.errors import FocusInterpError
 from focus_interp.evaluation import generate_split_softmax_sweep, generate_with_interventions
@@ -108,14 +109,14 @@ def run_sweep(
     head_sets: HeadSets,
     data: dict | None = None,
     max_new_tokens: int = 32,
-    directions: tuple | None = None,
+    directions: Directions | None = None,
     batch_size: int = 16,
     progress: bool = True,
 ) -> dict:
     """Evaluate every configuration on every row not yet in ``out``; rewrite ``results.csv``; returns the summary.
 
     Split softmaxes share each prompt's prefill (``generate_split_softmax_sweep``); focus directions need
-    ``directions`` = (query, key, site, description) and run one generation each. Rows whose prompts do not fit the
+    ``directions`` and run one generation each. Rows whose prompts do not fit the
     window are skipped and listed in ``meta.json``.
     """
     for configuration in configurations:
@@ -132,7 +133,7 @@ def run_sweep(
         "heads_source": head_sets.source,
         "ranking": [list(head) for head in head_sets.ranking],
         "seed": head_sets.seed,
-        "directions": None if directions is None else directions[3],
+        "directions": None if directions is None else directions.describe(),
         "configurations": [configuration.name for configuration in configurations],
     }
     folder = RunFolder(out, settings)
@@ -170,8 +171,8 @@ def _evaluate_row(loaded, row, configurations, head_sets, max_new_tokens, direct
         elif configuration.intervention == "no_gold":
             responses[configuration.name] = greedy_response(loaded, build_prompt(tokenizer, no_gold_parts(row)), max_new_tokens)
         elif configuration.intervention == "focus_direction":
-            query, key, site, _ = directions
-            edit = FocusDirection(head_sets.heads(configuration), query, key, configuration.alpha, site)
+            heads = head_sets.heads(configuration)
+            edit = FocusDirection(heads, directions.query, directions.key, configuration.alpha, directions.site)
             responses[configuration.name] = generate_with_interventions(loaded, prompt, [edit], max_new_tokens)
     texts = {name: tokenizer.decode(ids) for name, ids in responses.items()}
     return {

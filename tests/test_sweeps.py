@@ -87,3 +87,44 @@ def test_compensate_without_a_head_ranking_is_one_line(tmp_path, capsys):
     assert code == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("focus-interp: error: no head scores at") and "\n" not in error
+
+
+def test_focus_direction_sweep_matches_generation_under_that_direction(tiny_loaded, tmp_path):
+    import torch
+
+    from focus_interp.directions import Directions
+    from focus_interp.evaluation import generate_with_interventions
+    from focus_interp.interventions import FocusDirection
+    from focus_interp.sweeps import focus_direction_configurations
+
+    loaded = tiny_loaded("qwen2", "sdpa")
+    generator = torch.Generator().manual_seed(1)
+    directions = Directions(torch.randn(3, 4, 16, generator=generator) * 5, torch.randn(3, 4, 16, generator=generator))
+    head_sets = _head_sets(loaded)
+    configurations = focus_direction_configurations([2, 12], [0.0, 3.0])
+    run_sweep(loaded, ROWS.select(range(2)), tmp_path, configurations, head_sets, max_new_tokens=4, directions=directions, progress=False)
+    records = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    for record, row in zip(records, ROWS):
+        responses = record["responses"]
+        assert responses["focus_direction top k=12 alpha=0"] == responses["none"]
+        prompt = build_prompt(loaded.tokenizer, long_parts(row))
+        edit = FocusDirection(head_sets.ranking, directions.query, directions.key, 3.0)
+        assert responses["focus_direction top k=12 alpha=3"] == loaded.tokenizer.decode(
+            generate_with_interventions(loaded, prompt, [edit], max_new_tokens=4)
+        )
+    assert len({record["responses"]["focus_direction top k=12 alpha=3"] for record in records} | {r["responses"]["none"] for r in records}) > 2
+
+
+def test_directions_of_another_model_are_one_line(tmp_path, capsys):
+    import torch
+
+    from focus_interp.directions import Directions, save_directions
+
+    path = tmp_path / "other.safetensors"
+    save_directions(path, Directions(torch.zeros(2, 3, 4), torch.zeros(2, 3, 4)))
+    scores = tmp_path / "heads.json"
+    scores.write_text("[[0, 0]]")
+    code = main(["evaluate", "--directions", str(path), "--heads", str(scores), "--out", str(tmp_path / "run"), "--n", "1"])
+    assert code == 2
+    error = capsys.readouterr().err.strip()
+    assert "belong to another model" in error and "\n" not in error

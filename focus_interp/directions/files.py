@@ -1,0 +1,70 @@
+"""Directions files: safetensors with ``q`` and ``k`` ([layers, heads, head_dim]) and string metadata."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jaxtyping import Float
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import Tensor
+
+from focus_interp.architecture import Architecture
+from focus_interp.errors import FocusInterpError
+from focus_interp.interventions.focus_direction import SITES
+
+
+@dataclass(frozen=True, eq=False)
+class Directions:
+    """d_Q and d_K of every head, the site they were trained for, and where they came from."""
+
+    query: Float[Tensor, "layers heads dim"]
+    key: Float[Tensor, "layers heads dim"]
+    site: str = "post_rope"
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def check(self, architecture: Architecture) -> None:
+        expected = (architecture.n_layers, architecture.n_heads, architecture.head_dim)
+        for name, tensor in (("q", self.query), ("k", self.key)):
+            if tuple(tensor.shape) != expected:
+                raise FocusInterpError(
+                    f"directions '{name}' have shape {tuple(tensor.shape)}, this model needs {expected} "
+                    "(layers, heads, head_dim): they belong to another model"
+                )
+
+    def describe(self) -> str:
+        source = self.metadata.get("model", "unknown model")
+        return f"{tuple(self.query.shape)} directions at {self.site} from {source}"
+
+
+def save_directions(path: str | Path, directions: Directions) -> None:
+    """Write ``directions`` as safetensors (written to a temporary file, then moved into place)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    metadata = {**directions.metadata, "site": directions.site}
+    save_file({"q": directions.query.contiguous(), "k": directions.key.contiguous()}, str(partial), metadata=metadata)
+    partial.replace(path)
+
+
+def load_directions(path: str | Path, architecture: Architecture | None = None) -> Directions:
+    """Read a directions file; with ``architecture``, check its shapes fit that model."""
+    path = Path(path)
+    if not path.is_file():
+        raise FocusInterpError(f"no directions file at {path}")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = dict(handle.metadata() or {})
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    except (SafetensorError, OSError) as error:
+        raise FocusInterpError(f"{path} is not a safetensors directions file ({error})") from None
+    if set(tensors) != {"q", "k"}:
+        raise FocusInterpError(f"{path} must hold tensors 'q' and 'k', it holds {', '.join(sorted(tensors)) or 'none'}")
+    site = metadata.pop("site", "post_rope")
+    if site not in SITES:
+        raise FocusInterpError(f"{path} names site '{site}', not one of {', '.join(SITES)}")
+    directions = Directions(tensors["q"].float(), tensors["k"].float(), site, metadata)
+    if architecture is not None:
+        directions.check(architecture)
+    return directions
