@@ -34,7 +34,11 @@ def _score(args: argparse.Namespace, loaded, rows, data: dict) -> None:
     from focus_interp.heads import rank_heads, read_head_scores
     from focus_interp.scoring.heads_run import score_heads
 
-    summary = score_heads(loaded, rows, args.out, data, args.max_new_tokens, args.sink_tokens)
+    interventions, settings = _directions_intervention(args, loaded)
+    summary = score_heads(
+        loaded, rows, args.out, data, args.max_new_tokens, args.sink_tokens,
+        interventions=interventions, interventions_settings=settings,
+    )
     if summary["n_skipped"]:
         reasons = sorted({item["reason"] for item in summary["skipped"]})
         print(f"skipped {summary['n_skipped']} samples (listed in meta.json), e.g.: {reasons[0]}")
@@ -48,6 +52,26 @@ def _score(args: argparse.Namespace, loaded, rows, data: dict) -> None:
             f"{row['sink']:7.3f} {row['R_gold']:7.3f}"
         )
     print(f"written: {path}")
+
+
+def _directions_intervention(args: argparse.Namespace, loaded) -> tuple[list, dict | None]:
+    """The focus direction a scoring run is asked to apply (``--directions``), and its description."""
+    if getattr(args, "directions", None) is None:
+        return [], None
+    from focus_interp.directions import load_directions
+    from focus_interp.heads import ranking_from
+    from focus_interp.interventions import FocusDirection
+
+    if args.direction_heads is None:
+        raise FocusInterpError("--directions needs --direction-heads (a scoring run folder or a JSON head list)")
+    directions = load_directions(args.directions, loaded.architecture)
+    heads = tuple(ranking_from(args.direction_heads, loaded.architecture)[: args.direction_k])
+    edit = FocusDirection(heads, directions.query, directions.key, args.alpha, directions.site)
+    settings = {
+        "directions": str(args.directions), "site": directions.site, "heads_source": str(args.direction_heads),
+        "k": args.direction_k, "heads": [list(head) for head in heads], "alpha": args.alpha,
+    }
+    return [edit], settings
 
 
 def _heads(args: argparse.Namespace) -> None:
@@ -162,6 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
     heads = commands.add_parser("heads", help="score every head's attention on relevant context (contextual heads)")
     _add_model_options(heads)
     _add_scoring_options(heads, "synthetic", 100, None, [1, 5, 10, 15, 20])
+    heads.add_argument("--directions", help="score under a focus direction from this file (Table 3)")
+    heads.add_argument("--direction-heads", help="ranking whose top --direction-k heads get the direction")
+    heads.add_argument("--direction-k", type=int, default=5)
+    heads.add_argument("--alpha", type=float, default=0.2)
     heads.set_defaults(run=_heads)
     compensate = commands.add_parser("compensate", help="split-softmax sweep over top-k heads and tau, with baselines")
     _add_model_options(compensate)

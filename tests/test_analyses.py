@@ -91,3 +91,33 @@ def test_fig3_without_results_is_one_line(tmp_path):
     )
     assert result.returncode != 0
     assert result.stderr.strip().startswith("fig3_split_softmax.py: error: no results at")
+
+
+def test_table3_reports_score_changes_under_directions(tiny_run, tiny_loaded, tmp_path):
+    import csv
+
+    import torch
+
+    from focus_interp.interventions import FocusDirection
+
+    loaded = tiny_loaded("llama", "sdpa")
+    rows = load_multidoc_qa("synthetic", split="train", n=2, gold_positions=(1, 3), n_documents=3)
+    query = torch.randn(3, 4, 16, generator=torch.Generator().manual_seed(0)) * 4
+    top = [(r["layer"], r["head"]) for r in rank_heads(read_head_scores(tiny_run / "head_scores.csv"))[:2]]
+    run = tmp_path / "directed"
+    edit = FocusDirection(tuple(top), query, torch.zeros_like(query), 1.5)
+    score_heads(
+        loaded, rows, run, {"source": "synthetic"}, max_new_tokens=3, progress=False,
+        interventions=[edit], interventions_settings={"k": 2, "alpha": 1.5},
+    )
+    out = tmp_path / "figures"
+    _run_script("table3_scores_under_directions.py", str(tiny_run), str(run), "--out", str(out), "--top", "2")
+    base = {(r["layer"], r["head"]): r for r in read_head_scores(tiny_run / "head_scores.csv")}
+    directed = {(r["layer"], r["head"]): r for r in read_head_scores(run / "head_scores.csv")}
+    with open(out / "table3_scores_under_directions.csv") as handle:
+        written = list(csv.DictReader(handle))
+    assert [row["head"] for row in written] == [f"L{layer}H{head}" for layer, head in top]
+    for row, head in zip(written, top):
+        assert row["intervention"] == "top-2, alpha=1.5"
+        assert float(row["Δ R"]) == pytest.approx(directed[head]["R"] - base[head]["R"], abs=1e-6)
+    assert any(abs(float(row["Δ R"])) > 1e-4 for row in written)

@@ -47,3 +47,33 @@ def test_prompt_over_the_window_is_a_clear_error(tiny_loaded):
     prompt = build_prompt(loaded.tokenizer, [" ".join(["Document"] * 600)])
     with pytest.raises(FocusInterpError, match="exceeds the model's window of 512"):
         generate_with_span_attention(loaded, prompt, ["sink"], max_new_tokens=4)
+
+
+def test_scores_under_a_focus_direction_match_eager_attention_with_offset_projections(tiny_loaded, family):
+    """A pre-RoPE focus direction is a bias on q_proj; scoring under it equals eager attention of that model."""
+    from focus_interp.interventions import FocusDirection
+
+    loaded = tiny_loaded(family, "sdpa")
+    prompt = build_prompt(loaded.tokenizer, multidoc_parts(SAMPLE["question"], SAMPLE["documents"]))
+    query = torch.randn(3, 4, 16, generator=torch.Generator().manual_seed(2)) * 3
+    heads = ((0, 1), (1, 2), (2, 0), (2, 3))
+    edit = FocusDirection(heads, query, torch.zeros_like(query), 0.7, "pre_rope")
+    result = generate_with_span_attention(loaded, prompt, SPANS, max_new_tokens=5, interventions=[edit])
+    plain = eager_span_mass(loaded.hf_model, prompt, result.response_ids, SPANS)
+
+    hooks = []
+    for layer in range(3):
+        offset = torch.zeros(4, 16)
+        for head_layer, head in heads:
+            if head_layer == layer:
+                offset[head] = 0.7 * query[layer, head]
+        q_proj = loaded.hf_model.model.layers[layer].self_attn.q_proj
+        hooks.append(q_proj.register_forward_hook(lambda module, inputs, output, offset=offset: output + offset.flatten()))
+    try:
+        reference = eager_span_mass(loaded.hf_model, prompt, result.response_ids, SPANS)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    torch.testing.assert_close(result.mass, reference, atol=1e-5, rtol=0)
+    if None in loaded.architecture.sliding_window:  # with every layer windowed, response rows see no span at all
+        assert not torch.allclose(reference, plain, atol=1e-3)

@@ -31,15 +31,19 @@ def score_sample(loaded: LoadedModel, row: dict, max_new_tokens: int = 32, sink_
     return score_prompts(loaded, row, *build_sample_prompts(loaded, row, sink_tokens), max_new_tokens)
 
 
-def score_prompts(loaded: LoadedModel, row: dict, long_prompt: Prompt, gold_prompt: Prompt, max_new_tokens: int) -> dict:
+def score_prompts(
+    loaded: LoadedModel, row: dict, long_prompt: Prompt, gold_prompt: Prompt, max_new_tokens: int, interventions=()
+) -> dict:
     """The responses to both prompts, their EM, spans, ids, and per-head scores ([layer][head] lists).
+
+    ``interventions`` (position-free ones, such as focus directions) apply to both prompts.
 
     A score is None when its response is empty (the model stopped at once).
     """
     gold = gold_segment(row)
     irrelevant = irrelevant_segments(row)
-    long = generate_with_span_attention(loaded, long_prompt, [SINK, gold, *irrelevant], max_new_tokens)
-    short = generate_with_span_attention(loaded, gold_prompt, [SINK, document_name(1)], max_new_tokens)
+    long = generate_with_span_attention(loaded, long_prompt, [SINK, gold, *irrelevant], max_new_tokens, interventions)
+    short = generate_with_span_attention(loaded, gold_prompt, [SINK, document_name(1)], max_new_tokens, interventions)
     scores = dict.fromkeys(SCORE_NAMES)
     if long.response_ids:
         mean = long.mean_over_response()

@@ -12,6 +12,7 @@ import hashlib
 import io
 import math
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -42,12 +43,16 @@ def score_heads(
     max_new_tokens: int = 32,
     sink_tokens: int = 2,
     progress: bool = True,
+    interventions: Sequence = (),
+    interventions_settings: dict | None = None,
 ) -> dict:
     """Score every row not yet in ``out``, rewrite ``head_scores.csv`` and ``meta.json``; returns the meta summary.
 
     ``data`` describes where the rows came from (kept in ``meta.json``). A row that cannot be scored (its prompt
     plus ``max_new_tokens`` exceeds the model's window, or a segment cannot be located) is skipped and listed in
     ``meta.json``. Interrupting keeps every finished sample; rerunning with the same settings resumes.
+    ``interventions`` (position-free, e.g. focus directions) apply to both prompts of every sample;
+    ``interventions_settings`` describes them in ``meta.json`` (settings a resumed run must match).
     """
     settings = {
         "model": loaded.name,
@@ -56,6 +61,7 @@ def score_heads(
         "n": len(rows),
         "max_new_tokens": max_new_tokens,
         "sink_tokens": sink_tokens,
+        **({"interventions": interventions_settings} if interventions_settings else {}),
     }
     folder = RunFolder(out, settings)
     records = [_summary(record) for record in folder.records()]
@@ -64,7 +70,7 @@ def score_heads(
     def score(row: dict) -> dict:
         long_prompt, gold_prompt = build_sample_prompts(loaded, row, sink_tokens)
         check_fits_window(loaded, len(long_prompt), max_new_tokens)
-        return score_prompts(loaded, row, long_prompt, gold_prompt, max_new_tokens)
+        return score_prompts(loaded, row, long_prompt, gold_prompt, max_new_tokens, interventions)
 
     try:
         process_rows(folder, rows, score, records, skipped, "scoring heads", progress)

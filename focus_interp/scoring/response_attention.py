@@ -19,6 +19,7 @@ from torch import Tensor
 
 from focus_interp.attention import attention_bias, attention_probabilities
 from focus_interp.generation import check_fits_window, traced_greedy
+from focus_interp.interventions import apply_interventions
 from focus_interp.models import LoadedModel
 from focus_interp.prompts import Prompt
 
@@ -48,14 +49,42 @@ def span_indicator(prompt: Prompt, span_names: Sequence[str], length: int) -> Fl
     return indicator
 
 
+class _RowReader:
+    """Reads the newest row's span mass at every layer, after the interventions that change q or k there."""
+
+    stage = "attention"
+
+    def __init__(self, architecture, indicator: Tensor, end: int):
+        self.architecture, self.indicator, self.end = architecture, indicator, end
+        self.layers_read: list[Tensor] = []
+
+    def layers(self) -> set[int]:
+        return set(range(self.architecture.n_layers))
+
+    def check(self, architecture) -> None:
+        pass
+
+    def is_identity(self) -> bool:
+        return False
+
+    def edit(self, architecture, layer: int, values: tuple) -> None:
+        args, kwargs, _ = values
+        query, key, mask = args[1][:, :, -1:], args[2], args[4]
+        n_keys = key.shape[2]
+        bias = attention_bias(mask, 1, n_keys, architecture.sliding_window[layer])
+        probabilities = attention_probabilities(query, key, bias.to(query.device), kwargs["scaling"])
+        self.layers_read.append(probabilities[0, :, 0] @ self.indicator[self.end - n_keys : self.end])
+
+
 @torch.no_grad()
 def generate_with_span_attention(
-    loaded: LoadedModel, prompt: Prompt, span_names: Sequence[str], max_new_tokens: int = 32
+    loaded: LoadedModel, prompt: Prompt, span_names: Sequence[str], max_new_tokens: int = 32, interventions: Sequence = ()
 ) -> ResponseAttention:
     """Greedy response to ``prompt`` (stopped at the end of turn) and its rows' mass on ``span_names``.
 
     Generates up to ``max_new_tokens`` response tokens; one more decoding step is run when needed so that the
-    last kept token's row is computed too.
+    last kept token's row is computed too. ``interventions`` apply at every step, the prompt included, and the
+    rows are read as the intervened model computes them (after edits of q and k, before edits of the output).
     """
     n_prompt = len(prompt)
     check_fits_window(loaded, n_prompt, max_new_tokens)
@@ -63,21 +92,16 @@ def generate_with_span_attention(
     n_layers = loaded.architecture.n_layers
     rows = []
 
-    def read_row(step: int) -> None:
-        end = n_prompt + step
-        layers = []
-        for layer in range(n_layers):
-            args, kwargs = loaded.sites(layer).attention_call.inputs
-            query, key, mask = args[1][:, :, -1:], args[2], args[4]
-            n_keys = key.shape[2]
-            bias = attention_bias(mask, 1, n_keys, loaded.architecture.sliding_window[layer])
-            probabilities = attention_probabilities(query, key, bias.to(query.device), kwargs["scaling"])
-            layers.append(probabilities[0, :, 0] @ indicator[end - n_keys : end])
-        rows.append(torch.stack(layers).cpu())
+    def step(index: int) -> None:
+        # Step 0 (the prompt) is read too and dropped: nnsight counts a node's steps from the step that first
+        # touches it, so every step must touch the same nodes.
+        reader = _RowReader(loaded.architecture, indicator, n_prompt + index)
+        apply_interventions(loaded, [*interventions, reader])
+        if index > 0:
+            rows.append(reader.layers_read)
 
-    response = traced_greedy(loaded, prompt.ids(), max_new_tokens + 1, read_row, first_step=1)[0][:max_new_tokens]
+    response = traced_greedy(loaded, prompt.ids(), max_new_tokens + 1, step)[0][:max_new_tokens]
     if not response:
         return ResponseAttention((), tuple(span_names), torch.zeros(0, n_layers, loaded.architecture.n_heads, len(span_names)))
-    mass = torch.stack(rows[: len(response)])
+    mass = torch.stack([torch.stack(layers).cpu() for layers in rows[: len(response)]])
     return ResponseAttention(tuple(response), tuple(span_names), mass)
-

@@ -1,0 +1,98 @@
+"""Table 3: contextual scores of the top heads under focus directions, and their change from no intervention.
+
+Reads a scoring run without intervention and scoring runs made with ``focus-interp heads --directions FILE
+--direction-heads RANKING --direction-k K --alpha A`` on the same samples (the paper: alpha -0.2, 0.2, 0.5 on the
+top-5 and 0.4, 0.5, 1.0 on the top-20); writes ``table3_scores_under_directions.md``, ``.csv`` and ``.png``.
+Rows: the top ``--top`` heads of the baseline run by R. Scores: R, IR, IR max, Sink on the long prompt and R, Sink
+on the gold-only prompt; each with its difference to the baseline.
+Run: python analyses/table3_scores_under_directions.py BASELINE RUN [RUN ...] [--out figures] [--top 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from focus_interp.errors import FocusInterpError
+from focus_interp.heads import rank_heads
+from focus_interp.reports import command_line, load_head_run, markdown_table, run_description, run_script
+
+SCORES = {"R": "R", "IR": "IR", "IR max": "IR_max", "Sink": "sink", "R gold": "R_gold", "Sink gold": "sink_gold"}
+
+
+def _label(meta: dict) -> str:
+    settings = meta["settings"].get("interventions")
+    if not settings:
+        raise FocusInterpError("an intervention run has no focus direction in its meta.json: pass runs made with --directions")
+    return f"top-{settings['k']}, alpha={settings['alpha']:g}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("baseline", help="scoring run folder without intervention")
+    parser.add_argument("runs", nargs="+", help="scoring run folders under focus directions")
+    parser.add_argument("--out", default="figures")
+    parser.add_argument("--top", type=int, default=5)
+    args = parser.parse_args()
+    base_rows, base_meta = load_head_run(args.baseline)
+    if base_meta["settings"].get("interventions"):
+        raise FocusInterpError(f"{args.baseline} was scored under an intervention: pass the run without one first")
+    base = {(r["layer"], r["head"]): r for r in base_rows}
+    top = [(r["layer"], r["head"]) for r in rank_heads(base_rows)[: args.top]]
+    runs = []
+    for folder in args.runs:
+        rows, meta = load_head_run(folder)
+        if meta["settings"].get("rows") != base_meta["settings"].get("rows"):
+            raise FocusInterpError(f"{folder} scored other samples than {args.baseline}: score the same data")
+        runs.append((_label(meta), {(r["layer"], r["head"]): r for r in rows}))
+
+    table, deltas = [], []
+    for label, scores in runs:
+        for head in top:
+            values = [scores[head][column] for column in SCORES.values()]
+            changes = [scores[head][column] - base[head][column] for column in SCORES.values()]
+            table.append([label, f"L{head[0]}H{head[1]}", *values, *changes])
+            deltas.append(changes[0])
+    headers = ["intervention", "head", *SCORES, *(f"Δ {name}" for name in SCORES)]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "table3_scores_under_directions.csv", "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(headers)
+        writer.writerows([[*row[:2], *(f"{v:.6f}" for v in row[2:])] for row in table])
+    base_table = [["none", f"L{h[0]}H{h[1]}", *(base[h][c] for c in SCORES.values())] for h in top]
+    text = "\n\n".join(
+        [
+            "# Table 3: contextual scores under focus directions",
+            f"Baseline run: {run_description(base_meta)}. Heads: the top {args.top} of the baseline by R.",
+            markdown_table(["intervention", "head", *SCORES], base_table),
+            markdown_table(headers, table),
+            f"Made by `{command_line()}`.",
+        ]
+    )
+    (out / "table3_scores_under_directions.md").write_text(text + "\n")
+
+    figure, axis = plt.subplots(figsize=(1.2 + 0.9 * len(runs), 3.6))
+    grid = np.asarray(deltas).reshape(len(runs), len(top)).T
+    limit = max(1e-9, float(np.nanmax(np.abs(grid))))
+    image = axis.imshow(grid, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
+    axis.set_xticks(range(len(runs)), [label for label, _ in runs], rotation=45, ha="right", fontsize=8)
+    axis.set_yticks(range(len(top)), [f"L{h[0]}H{h[1]}" for h in top], fontsize=8)
+    for (i, j), value in np.ndenumerate(grid):
+        axis.text(j, i, f"{value:+.3f}", ha="center", va="center", fontsize=7)
+    figure.colorbar(image, label="Δ R (long prompt)")
+    axis.set_title("Change of R under focus directions", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(out / "table3_scores_under_directions.png", dpi=150)
+    print(text)
+
+
+if __name__ == "__main__":
+    run_script(main)
