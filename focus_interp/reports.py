@@ -69,3 +69,92 @@ def run_script(main) -> None:
         main()
     except FocusInterpError as error:
         sys.exit(f"{Path(sys.argv[0]).name}: error: {error}")
+
+
+BASELINE_LINES = {
+    "none": ("baseline (all documents)", "black"),
+    "gold_only": ("gold document alone", "tab:green"),
+    "no_gold": ("no gold document", "tab:red"),
+}
+
+
+def sweep_results(run: str | Path, gold_position: str) -> tuple[list[dict], dict]:
+    """The ``results.csv`` rows of a sweep run for one gold position (or ``all``), and its ``meta.json``."""
+    from focus_interp.sweeps import read_results
+
+    run = Path(run)
+    results = [r for r in read_results(run / "results.csv") if r["gold_position"] == gold_position]
+    if not results:
+        raise FocusInterpError(f"{run}/results.csv has no rows for gold position {gold_position}")
+    return results, json.loads((run / "meta.json").read_text())
+
+
+def plot_em_against_k(results: list[dict], strength: str, title: str, path: Path) -> None:
+    """EM against k (log axis), one line per (heads, ``strength`` value), baselines as horizontal lines; PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lines: dict[tuple[str, float], list[dict]] = {}
+    for row in results:
+        if row[strength] is not None:
+            lines.setdefault((row["heads"], row[strength]), []).append(row)
+    values = sorted({value for heads, value in lines if heads == "top"})
+    figure, axis = plt.subplots(figsize=(8, 5))
+    for (heads, value), rows in sorted(lines.items()):
+        rows = sorted(rows, key=lambda r: r["k"])
+        colour = plt.cm.viridis_r(values.index(value) / max(1, len(values) - 1)) if heads == "top" else "tab:orange"
+        axis.plot(
+            [r["k"] for r in rows], [r["em"] for r in rows], marker="o", color=colour,
+            linestyle="-" if heads == "top" else "--", label=f"{heads} heads, {strength}={value:g}",
+        )
+    for row in results:
+        if row["intervention"] in BASELINE_LINES:
+            label, colour = BASELINE_LINES[row["intervention"]]
+            axis.axhline(row["em"], color=colour, linestyle=":", label=f"{label}: {row['em']:.3f}")
+    axis.set_xscale("log")
+    axis.set_xlabel("number of heads k")
+    axis.set_ylabel("exact match")
+    axis.set_title(title, fontsize=10)
+    axis.legend(fontsize=7, loc="best")
+    figure.tight_layout()
+    figure.savefig(path, dpi=150)
+    plt.close(figure)
+
+
+def write_sweep_csv(results: list[dict], path: Path) -> None:
+    """The plotted numbers: one row per configuration."""
+    columns = ["intervention", "heads", "k", "tau", "alpha", "gold_position", "n", "em"]
+    lines = [",".join(columns)]
+    for row in results:
+        cells = ["" if row[c] is None else f"{row[c]:.6f}" if c == "em" else str(row[c]) for c in columns]
+        lines.append(",".join(cells))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def sweep_title(name: str, meta: dict, n: int, gold_position: str) -> str:
+    settings = meta["settings"]
+    data = settings.get("data", {})
+    return (
+        f"{name} on {settings['model']}: {n} {data.get('split', '')} samples, "
+        f"{data.get('n_documents', '?')} documents, gold position {gold_position}"
+    )
+
+
+def sweep_figure_main(doc: str, strength: str, stem: str, name: str) -> None:
+    """The command line of the Figure 3 / Figure 4 scripts: plot a sweep run's EM against k per ``strength``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("run", help="sweep run folder")
+    parser.add_argument("--out", default="figures")
+    parser.add_argument("--gold-position", default="all", help="a gold position, or 'all'")
+    args = parser.parse_args()
+    results, meta = sweep_results(args.run, args.gold_position)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    n = results[0]["n"]
+    plot_em_against_k(results, strength, sweep_title(name, meta, n, args.gold_position), out / f"{stem}.png")
+    write_sweep_csv(results, out / f"{stem}.csv")
+    print(f"written: {out}/{stem}.png and .csv ({n} samples)\ncommand: {command_line()}")

@@ -103,10 +103,12 @@ def process_rows(
     skipped: list[dict],
     desc: str,
     progress: bool = True,
+    after_each: Callable[[], None] | None = None,
 ) -> None:
     """Run ``process(row)`` on each row whose id is not among ``records``; each new record is appended to
     ``folder`` and to ``records`` as it finishes. A row whose processing raises ``FocusInterpError`` goes to
-    ``skipped`` with its reason. An interruption keeps every finished record.
+    ``skipped`` with its reason; ``after_each`` runs after every row (e.g. to rewrite a results file). An
+    interruption keeps every finished record.
     """
     done = {record["id"] for record in records}
     with tqdm(total=len(rows), initial=len(done), desc=desc, unit="sample", disable=not progress) as bar:
@@ -120,4 +122,6 @@ def process_rows(
             else:
                 folder.append(record)
                 records.append(record)
+            if after_each is not None:
+                after_each()
             bar.update()

@@ -113,7 +113,8 @@ def run_sweep(
     batch_size: int = 16,
     progress: bool = True,
 ) -> dict:
-    """Evaluate every configuration on every row not yet in ``out``; rewrite ``results.csv``; returns the summary.
+    """Evaluate every configuration on every row not yet in ``out``, rewriting ``results.csv`` after each row;
+    returns the summary.
 
     Split softmaxes share each prompt's prefill (``generate_split_softmax_sweep``); focus directions need
     ``directions`` and run one generation each. Rows whose prompts do not fit the
@@ -143,10 +144,13 @@ def run_sweep(
     def evaluate(row: dict) -> dict:
         return _evaluate_row(loaded, row, configurations, head_sets, max_new_tokens, directions, batch_size)
 
-    try:
-        process_rows(folder, rows, evaluate, records, skipped, "evaluating", progress)
-    finally:
+    def write() -> None:
         write_results(folder.path / "results.csv", records, configurations, head_sets)
+
+    try:
+        process_rows(folder, rows, evaluate, records, skipped, "evaluating", progress, after_each=write)
+    finally:
+        write()
         summary = {"model": loaded.name, "n_evaluated": len(records), "n_skipped": len(skipped), "skipped": skipped}
         folder.write_meta(summary)
     return summary

@@ -121,3 +121,32 @@ def test_table3_reports_score_changes_under_directions(tiny_run, tiny_loaded, tm
         assert row["intervention"] == "top-2, alpha=1.5"
         assert float(row["Δ R"]) == pytest.approx(directed[head]["R"] - base[head]["R"], abs=1e-6)
     assert any(abs(float(row["Δ R"])) > 1e-4 for row in written)
+
+
+def test_fig4_plots_an_alpha_sweep(tiny_loaded, tmp_path):
+    import csv
+
+    import torch
+
+    from focus_interp.directions import Directions
+    from focus_interp.sweeps import HeadSets, focus_direction_configurations, read_results, run_sweep
+
+    loaded = tiny_loaded("llama", "sdpa")
+    rows = load_multidoc_qa("synthetic", split="test", n=2, gold_positions=(1, 3), n_documents=3)
+    ranking = tuple((layer, head) for layer in range(3) for head in range(4))
+    directions = Directions(torch.randn(3, 4, 16), torch.zeros(3, 4, 16))
+    run = tmp_path / "sweep"
+    configurations = focus_direction_configurations([1, 12], [-0.5, 2.0])
+    run_sweep(
+        loaded, rows, run, configurations, HeadSets(ranking, "hand", loaded.architecture), max_new_tokens=2,
+        directions=directions, progress=False,
+    )
+    out = tmp_path / "figures"
+    _run_script("fig4_focus_directions.py", str(run), "--out", str(out), "--gold-position", "3")
+    assert (out / "fig4_focus_directions.png").stat().st_size > 0
+    with open(out / "fig4_focus_directions.csv") as handle:
+        written = list(csv.DictReader(handle))
+    expected = [r for r in read_results(run / "results.csv") if r["gold_position"] == "3"]
+    assert [(r["alpha"], float(r["em"])) for r in written] == [
+        ("" if r["alpha"] is None else str(r["alpha"]), pytest.approx(r["em"])) for r in expected
+    ]
