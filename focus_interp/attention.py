@@ -36,17 +36,26 @@ def attention_bias(
     return mask.to(dtype)
 
 
+def attention_logits(
+    query: Float[Tensor, "batch heads q dim"],
+    key: Float[Tensor, "batch kv_heads k dim"],
+    bias: Float[Tensor, "batch_or_1 1 q k"],
+    scaling: float,
+) -> Float[Tensor, "batch heads q k"]:
+    """q k^T * scaling + bias in float32, with GQA keys shared by their group of query heads.
+
+    Each KV head is multiplied with its group of queries at once; keys are never copied per query head.
+    """
+    grouped = rearrange(query.float(), "b (kv g) q d -> b kv (g q) d", kv=key.shape[1])
+    logits = torch.matmul(grouped, key.float().transpose(-1, -2))
+    return rearrange(logits, "b kv (g q) k -> b (kv g) q k", q=query.shape[2]) * scaling + bias
+
+
 def attention_probabilities(
     query: Float[Tensor, "batch heads q dim"],
     key: Float[Tensor, "batch kv_heads k dim"],
     bias: Float[Tensor, "batch_or_1 1 q k"],
     scaling: float,
 ) -> Float[Tensor, "batch heads q k"]:
-    """softmax(q k^T * scaling + bias) in float32, with GQA keys shared by their group of query heads.
-
-    Each KV head is multiplied with its group of queries at once; keys are never copied per query head.
-    """
-    grouped = rearrange(query.float(), "b (kv g) q d -> b kv (g q) d", kv=key.shape[1])
-    logits = torch.matmul(grouped, key.float().transpose(-1, -2))
-    logits = rearrange(logits, "b kv (g q) k -> b (kv g) q k", q=query.shape[2])
-    return torch.softmax(logits * scaling + bias, dim=-1)
+    """softmax(q k^T * scaling + bias) in float32 (see ``attention_logits``)."""
+    return torch.softmax(attention_logits(query, key, bias, scaling), dim=-1)

@@ -140,9 +140,10 @@ def run_sweep(
     folder = RunFolder(out, settings)
     records = folder.records()
     skipped = []
+    plain: dict[tuple[int, ...], list[int]] = {}
 
     def evaluate(row: dict) -> dict:
-        return _evaluate_row(loaded, row, configurations, head_sets, max_new_tokens, directions, batch_size)
+        return _evaluate_row(loaded, row, configurations, head_sets, max_new_tokens, directions, batch_size, plain)
 
     def write() -> None:
         write_results(folder.path / "results.csv", records, configurations, head_sets)
@@ -156,7 +157,9 @@ def run_sweep(
     return summary
 
 
-def _evaluate_row(loaded, row, configurations, head_sets, max_new_tokens, directions, batch_size) -> dict:
+def _evaluate_row(loaded, row, configurations, head_sets, max_new_tokens, directions, batch_size, plain) -> dict:
+    """One sample's record. ``plain`` memoises responses without intervention by prompt: the gold-only and
+    no-gold prompts of one question are the same for each of its gold positions."""
     tokenizer = loaded.tokenizer
     prompt = build_prompt(tokenizer, long_parts(row))
     check_fits_window(loaded, len(prompt), max_new_tokens)
@@ -170,10 +173,12 @@ def _evaluate_row(loaded, row, configurations, head_sets, max_new_tokens, direct
         outputs = generate_split_softmax_sweep(loaded, prompt, edits, max_new_tokens, batch_size)
         responses.update({c.name: output for c, output in zip(swept, outputs)})
     for configuration in configurations:
-        if configuration.intervention == "gold_only":
-            responses[configuration.name] = greedy_response(loaded, build_prompt(tokenizer, gold_parts(row)), max_new_tokens)
-        elif configuration.intervention == "no_gold":
-            responses[configuration.name] = greedy_response(loaded, build_prompt(tokenizer, no_gold_parts(row)), max_new_tokens)
+        if configuration.intervention in ("gold_only", "no_gold"):
+            parts = gold_parts(row) if configuration.intervention == "gold_only" else no_gold_parts(row)
+            baseline = build_prompt(tokenizer, parts)
+            if baseline.input_ids not in plain:
+                plain[baseline.input_ids] = greedy_response(loaded, baseline, max_new_tokens)
+            responses[configuration.name] = plain[baseline.input_ids]
         elif configuration.intervention == "focus_direction":
             heads = head_sets.heads(configuration)
             edit = FocusDirection(heads, directions.query, directions.key, configuration.alpha, directions.site)

@@ -3,7 +3,9 @@
 The model keeps its own attention implementation (SDPA by default). For the chosen heads of a layer, the rows of
 the tokens that produce the response (absolute position >= ``first_row``, the last prompt token) are recomputed
 from the q, k, v, mask and scaling the attention function received: W = softmax(q K^T * scaling + mask),
-W' = split_softmax(W, C, tau), and those heads' outputs for those rows become W' V. Prompt rows are untouched.
+W' = split_softmax(W, C, tau), and those heads' outputs for those rows become W' V. As W' is W times a factor a
+on C and b elsewhere, W' V = b (W V) + (a - b) (W_C V_C): the model's own output plus a term over the span's
+values alone. Prompt rows are untouched.
 
 Positions are those of the (left-padded) batch: under left padding every prompt ends at the same position, and the
 longest prompt, which has no padding, has position ids equal to them.
@@ -15,13 +17,12 @@ from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import torch
-from einops import rearrange
 
 from focus_interp.architecture import Architecture
-from focus_interp.attention import attention_bias, attention_probabilities
+from focus_interp.attention import attention_bias, attention_logits
 from focus_interp.errors import FocusInterpError
 from focus_interp.heads import Head, check_heads, heads_by_layer
-from focus_interp.interventions.split_softmax import check_tau, split_softmax
+from focus_interp.interventions.split_softmax import check_tau, split_factors
 
 
 @dataclass(frozen=True)
@@ -126,16 +127,24 @@ def edit_rows(
     first = max(0, first_row - (last + 1 - n_queries))
     if first >= n_queries:
         return
+    key_start = last + 1 - n_keys
+    span_start = max(0, min(row.span[0] for row in rows if row is not None) - key_start)
+    span_end = min(n_keys, max(row.span[1] for row in rows if row is not None) - key_start)
+    if span_end <= span_start:
+        return
     bias = attention_bias(mask, n_queries, n_keys, architecture.sliding_window[layer])[..., first:, :]
-    weights = attention_probabilities(query[:, :, first:], key, bias.to(query.device), kwargs["scaling"])[:, heads]
-    key_positions = torch.arange(last + 1 - n_keys, last + 1, device=query.device)
+    logits = attention_logits(query[:, :, first:], key, bias.to(query.device), kwargs["scaling"])[:, heads]
+    key_positions = torch.arange(key_start + span_start, key_start + span_end, device=query.device)
     in_span = torch.stack(
         [(key_positions >= row.span[0]) & (key_positions < row.span[1]) if row else key_positions < 0 for row in rows]
     )
+    span_weights = torch.exp(logits[..., span_start:span_end] - torch.logsumexp(logits, -1, keepdim=True))
+    span_weights = span_weights * in_span[:, None, None, :]
     tau = torch.tensor(taus, device=query.device)
-    edited = torch.zeros(weights.shape[0], architecture.n_heads, *weights.shape[2:], device=weights.device)
-    edited[:, heads] = split_softmax(weights, in_span[:, None, None, :], tau[:, :, None, None])
-    grouped = rearrange(edited.to(value.dtype), "b (kv g) q k -> b kv (g q) k", kv=value.shape[1]) @ value
-    new_rows = rearrange(grouped, "b kv (g q) d -> b q (kv g) d", q=weights.shape[2])[:, :, heads]
+    inside, outside = split_factors(span_weights.sum(-1, keepdim=True), tau[:, :, None, None])
+    kv_heads = [architecture.kv_head(head) for head in heads]
+    span_output = span_weights.to(value.dtype) @ value[:, kv_heads, span_start:span_end]
+    current = output[:, first:, heads].transpose(1, 2)
+    new_rows = (outside * current + (inside - outside) * span_output).to(output.dtype).transpose(1, 2)
     selected = (tau != 1)[:, None, :, None]
     output[:, first:, heads] = torch.where(selected, new_rows, output[:, first:, heads])

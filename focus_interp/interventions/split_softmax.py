@@ -21,6 +21,26 @@ def check_tau(tau: float) -> None:
         raise FocusInterpError(f"tau must be a number >= 0 (1 leaves the model unchanged), got {tau}")
 
 
+def split_factors(
+    pi: Float[Tensor, "*rows 1"], tau: float | Float[Tensor, "*rows_or_1 1"]
+) -> tuple[Float[Tensor, "*rows 1"], Float[Tensor, "*rows 1"]]:
+    """The factors (inside C, outside C) that Eq. 3 multiplies a row's weights by, given its mass ``pi`` on C.
+
+    Both are 1 where nothing can move (pi = 0, pi = 1) or tau = 1.
+    """
+    if isinstance(tau, Tensor):
+        if torch.isnan(tau).any() or (tau < 0).any():
+            raise FocusInterpError("tau must be >= 0 in every row (1 leaves a row unchanged)")
+    else:
+        check_tau(tau)
+    movable = (pi > 0) & (pi < 1) & (torch.as_tensor(tau, device=pi.device) != 1)
+    safe_pi = torch.where(movable, pi, torch.full_like(pi, 0.5))
+    scaled = safe_pi**tau
+    inside = torch.where(movable, scaled / safe_pi, torch.ones_like(pi))
+    outside = torch.where(movable, (1 - scaled) / (1 - safe_pi), torch.ones_like(pi))
+    return inside, outside
+
+
 def split_softmax(
     weights: Float[Tensor, "*rows keys"],
     in_span: Bool[Tensor, "*rows_or_1 keys"],
@@ -31,17 +51,8 @@ def split_softmax(
     ``tau`` is one number or a tensor that broadcasts to one exponent per row; rows whose tau is 1 are returned
     exactly as they are.
     """
-    if isinstance(tau, Tensor):
-        if torch.isnan(tau).any() or (tau < 0).any():
-            raise FocusInterpError("tau must be >= 0 in every row (1 leaves a row unchanged)")
-    else:
+    if not isinstance(tau, Tensor) and tau == 1:
         check_tau(tau)
-        if tau == 1:
-            return weights
-    pi = (weights * in_span).sum(-1, keepdim=True)
-    movable = (pi > 0) & (pi < 1) & (torch.as_tensor(tau, device=pi.device) != 1)
-    safe_pi = torch.where(movable, pi, torch.full_like(pi, 0.5))
-    scaled = safe_pi**tau
-    inside = torch.where(movable, scaled / safe_pi, torch.ones_like(pi))
-    outside = torch.where(movable, (1 - scaled) / (1 - safe_pi), torch.ones_like(pi))
+        return weights
+    inside, outside = split_factors((weights * in_span).sum(-1, keepdim=True), tau)
     return weights * torch.where(in_span, inside, outside)
