@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 from focus_interp.errors import FocusInterpError
@@ -26,6 +28,7 @@ class Architecture:
     context_length: int
     scaling: tuple[float, ...]
     sliding_window: tuple[int | None, ...]
+    config_fingerprint: str = ""
 
     @classmethod
     def from_model(cls, hf_model, name: str) -> "Architecture":
@@ -46,6 +49,7 @@ class Architecture:
             context_length=config.max_position_embeddings,
             scaling=tuple(float(getattr(layer, family.attention).scaling) for layer in layers),
             sliding_window=tuple(family.sliding_window(config, i) for i in range(config.num_hidden_layers)),
+            config_fingerprint=config_fingerprint(config),
         )
 
     @property
@@ -87,3 +91,17 @@ class Architecture:
         else:
             lines.append("sliding window none (every layer attends to the whole context)")
         return "\n".join(lines)
+
+
+_FINGERPRINTED = (
+    "model_type", "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+    "num_key_value_heads", "head_dim", "max_position_embeddings", "rope_theta", "rope_parameters", "rope_scaling",
+    "rms_norm_eps", "sliding_window", "tie_word_embeddings",
+)
+
+
+def config_fingerprint(config) -> str:
+    """A short hash of the config entries that fix a model's shapes and attention (not its weights)."""
+    entries = {key: getattr(config, key, None) for key in _FINGERPRINTED}
+    text = json.dumps(entries, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

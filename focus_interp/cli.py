@@ -58,13 +58,13 @@ def _directions_intervention(args: argparse.Namespace, loaded) -> tuple[list, di
     """The focus direction a scoring run is asked to apply (``--directions``), and its description."""
     if getattr(args, "directions", None) is None:
         return [], None
-    from focus_interp.directions import load_directions
+    from focus_interp.directions import read_directions
     from focus_interp.heads import ranking_from
     from focus_interp.interventions import FocusDirection
 
     if args.direction_heads is None:
         raise FocusInterpError("--directions needs --direction-heads (a scoring run folder or a JSON head list)")
-    directions = load_directions(args.directions, loaded.architecture)
+    directions = read_directions(args.directions, loaded.architecture)
     heads = tuple(ranking_from(args.direction_heads, loaded.architecture)[: args.direction_k])
     edit = FocusDirection(heads, directions.query, directions.key, args.alpha, directions.site)
     settings = {
@@ -120,13 +120,13 @@ def _compensate(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from focus_interp.directions import load_directions
+    from focus_interp.directions import read_directions
     from focus_interp.heads import ranking_from
     from focus_interp.sweeps import HeadSets, capped_k, focus_direction_configurations, run_sweep
 
     rows, data = _dataset(args)
     loaded = _load(args)
-    directions = load_directions(args.directions, loaded.architecture)
+    directions = read_directions(args.directions, loaded.architecture)
     n_heads = loaded.architecture.n_layers * loaded.architecture.n_heads
     head_sets = HeadSets(tuple(ranking_from(args.heads, loaded.architecture, args.score)), str(args.heads), loaded.architecture, args.seed)
     configurations = focus_direction_configurations(capped_k(args.k, min(n_heads, len(head_sets.ranking))), args.alphas)
@@ -203,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(evaluate)
     _add_scoring_options(evaluate, "synthetic", 100, None, [1, 5, 10, 15, 20])
     _add_heads_options(evaluate)
-    evaluate.add_argument("--directions", required=True, help="a directions file (.safetensors with q and k)")
+    evaluate.add_argument("--directions", required=True, help="a directions file (.safetensors with q and k) or a folder of the authors' released .pth files")
     evaluate.add_argument("--alphas", type=float, nargs="+", default=[-1.0, -0.5, -0.2, 0.2, 0.3, 0.4, 0.5, 1.0])
     evaluate.set_defaults(run=_evaluate, split="test")
     return parser

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from jaxtyping import Float
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
@@ -25,6 +26,13 @@ class Directions:
     metadata: dict[str, str] = field(default_factory=dict)
 
     def check(self, architecture: Architecture) -> None:
+        """An error when these directions do not fit ``architecture``: another config, or other shapes."""
+        trained = self.metadata.get("config_fingerprint")
+        if trained and architecture.config_fingerprint and trained != architecture.config_fingerprint:
+            raise FocusInterpError(
+                f"directions were made for {self.metadata.get('model', 'another model')} (config {trained}), not for "
+                f"{architecture.name} (config {architecture.config_fingerprint}): use directions of this model"
+            )
         expected = (architecture.n_layers, architecture.n_heads, architecture.head_dim)
         for name, tensor in (("q", self.query), ("k", self.key)):
             if tuple(tensor.shape) != expected:
@@ -68,3 +76,43 @@ def load_directions(path: str | Path, architecture: Architecture | None = None) 
     if architecture is not None:
         directions.check(architecture)
     return directions
+
+
+def import_official_directions(folder: str | Path, architecture: Architecture | None = None) -> Directions:
+    """The authors' released directions: ``head_{q,k}_directions_{layer}.pth`` per layer, each a pickled
+    ``nn.Parameter`` [heads, head_dim], read with ``torch.load(weights_only=True)``; post-RoPE site."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FocusInterpError(f"no folder of released directions at {folder}")
+    layers = sorted(int(path.stem.rsplit("_", 1)[1]) for path in folder.glob("head_q_directions_*.pth"))
+    if not layers:
+        raise FocusInterpError(f"{folder} holds no head_q_directions_{{layer}}.pth files")
+    if layers != list(range(len(layers))):
+        missing = sorted(set(range(max(layers) + 1)) - set(layers))
+        raise FocusInterpError(f"{folder} lacks head_q_directions for layers {missing}")
+    tensors = {}
+    for kind in ("q", "k"):
+        per_layer = []
+        for layer in layers:
+            path = folder / f"head_{kind}_directions_{layer}.pth"
+            if not path.is_file():
+                raise FocusInterpError(f"{path} is missing: the released format has q and k files for every layer")
+            try:
+                loaded = torch.load(path, weights_only=True, map_location="cpu")
+            except Exception as error:  # torch raises several types for a bad pickle
+                raise FocusInterpError(f"{path} is not a released directions file ({type(error).__name__})") from None
+            per_layer.append(torch.as_tensor(loaded.detach()).float())
+        if len({tuple(t.shape) for t in per_layer}) != 1 or per_layer[0].dim() != 2:
+            raise FocusInterpError(f"{folder}: every {kind} file must hold one [heads, head_dim] tensor of the same shape")
+        tensors[kind] = torch.stack(per_layer)
+    directions = Directions(tensors["q"], tensors["k"], "post_rope", {"source": "official release", "folder": str(folder)})
+    if architecture is not None:
+        directions.check(architecture)
+    return directions
+
+
+def read_directions(path: str | Path, architecture: Architecture | None = None) -> Directions:
+    """A directions file, or a folder in the authors' released format."""
+    if Path(path).is_dir():
+        return import_official_directions(path, architecture)
+    return load_directions(path, architecture)
