@@ -1,0 +1,103 @@
+"""Train d_Q and d_K of every head of every layer at once from cached activations (paper §3.1).
+
+Each head's loss is -S_C: minus the mean over the response rows of its attention mass on the gold span, with its
+queries and keys shifted by (d_Q, d_K) at the chosen site. Heads do not interact, and AdamW is elementwise, so
+minimising the sum over heads and layers trains every head on its own loss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from einops import rearrange
+from jaxtyping import Float
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from focus_interp.architecture import Architecture
+from focus_interp.attention import attention_bias
+from focus_interp.directions.cache import read_shard
+from focus_interp.directions.files import Directions
+from focus_interp.errors import FocusInterpError
+
+
+def rotate_half(x: Tensor) -> Tensor:
+    first, second = x.chunk(2, dim=-1)
+    return torch.cat((-second, first), dim=-1)
+
+
+def head_span_mass(
+    architecture: Architecture,
+    layer: int,
+    tensors: dict[str, Tensor],
+    metadata: dict,
+    query_direction: Float[Tensor, "heads dim"],
+    key_direction: Float[Tensor, "heads dim"],
+    site: str,
+) -> Float[Tensor, "heads"]:
+    """S_C of every head of ``layer`` on one cached sample with the directions added at ``site``."""
+    query, key = tensors[f"q.{layer}"], tensors[f"k.{layer}"]
+    n_rows, n_keys = query.shape[1], key.shape[1]
+    first = metadata["first_row"]
+    key = rearrange(key, "kv t d -> kv 1 t d").expand(-1, architecture.n_groups, -1, -1)
+    key = rearrange(key, "kv g t d -> (kv g) t d")
+    if site == "post_rope":
+        query = query + query_direction[:, None]
+        key = key + key_direction[:, None]
+    else:
+        table = metadata["rope_table_of_layer"][layer]
+        cos, sin = tensors[f"cos.{table}"], tensors[f"sin.{table}"]
+        rows_cos, rows_sin = cos[first : first + n_rows], sin[first : first + n_rows]
+        query = query + query_direction[:, None] * rows_cos + rotate_half(query_direction)[:, None] * rows_sin
+        key = key + key_direction[:, None] * cos + rotate_half(key_direction)[:, None] * sin
+    bias = attention_bias(None, n_keys - first, n_keys, architecture.sliding_window[layer])[0, 0, :n_rows]
+    logits = query @ key.transpose(-1, -2) * architecture.scaling[layer] + bias
+    start, end = metadata["gold_span"]
+    return torch.softmax(logits, dim=-1)[..., start:end].sum(-1).mean(-1)
+
+
+@dataclass
+class TrainingResult:
+    directions: Directions
+    losses: Float[Tensor, "epochs layers"]
+
+
+def train_directions(
+    architecture: Architecture,
+    shards: Sequence[Path],
+    site: str = "post_rope",
+    epochs: int = 10,
+    lr: float = 1e-3,
+    init_std: float = 0.01,
+    seed: int = 0,
+    progress: bool = True,
+) -> TrainingResult:
+    """AdamW, batch 1, over ``shards`` for ``epochs``; ``losses[e, l]``: mean -S_C over the heads of layer l and
+    the samples of epoch e."""
+    if not shards:
+        raise FocusInterpError("no cached samples to train on: build the cache first")
+    shape = (architecture.n_layers, architecture.n_heads, architecture.head_dim)
+    generator = torch.Generator().manual_seed(seed)
+    query_direction = torch.nn.Parameter(torch.randn(shape, generator=generator) * init_std)
+    key_direction = torch.nn.Parameter(torch.randn(shape, generator=generator) * init_std)
+    optimizer = torch.optim.AdamW([query_direction, key_direction], lr=lr)
+    order = torch.Generator().manual_seed(seed + 1)
+    losses = torch.zeros(epochs, architecture.n_layers)
+    for epoch in tqdm(range(epochs), desc="training directions", unit="epoch", disable=not progress):
+        for index in torch.randperm(len(shards), generator=order).tolist():
+            tensors, metadata = read_shard(shards[index])
+            optimizer.zero_grad()
+            per_layer = torch.stack(
+                [
+                    -head_span_mass(architecture, layer, tensors, metadata, query_direction[layer], key_direction[layer], site)
+                    for layer in range(architecture.n_layers)
+                ]
+            )
+            per_layer.sum().backward()
+            optimizer.step()
+            losses[epoch] += per_layer.detach().mean(-1) / len(shards)
+    directions = Directions(query_direction.detach().clone(), key_direction.detach().clone(), site)
+    return TrainingResult(directions, losses)
