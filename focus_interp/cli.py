@@ -135,6 +135,24 @@ def _evaluate(args: argparse.Namespace) -> None:
     _print_results(args.out, summary)
 
 
+def _train_directions(args: argparse.Namespace) -> None:
+    from focus_interp.directions.run import train_directions_run
+
+    rows, data = _dataset(args)
+    loaded = _load(args)
+    summary = train_directions_run(
+        loaded, rows, args.out, data, args.site, args.epochs, args.lr, args.init_std, args.seed,
+        args.max_new_tokens, args.cache_dtype,
+    )
+    if summary["n_skipped"]:
+        print(f"skipped {summary['n_skipped']} samples (listed in {args.out}/cache/meta.json)")
+    print(
+        f"trained on {summary['n_trained']} samples: final loss {summary['final_loss']:.4f}, "
+        f"mean |d_Q| {summary['query_norm_mean']:.3f}, mean |d_K| {summary['key_norm_mean']:.3f}"
+    )
+    print(f"written: {args.out}/directions.safetensors, losses.csv, losses.png")
+
+
 def _print_results(out: str, summary: dict) -> None:
     from focus_interp.sweeps import read_results
 
@@ -206,6 +224,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--directions", required=True, help="a directions file (.safetensors with q and k) or a folder of the authors' released .pth files")
     evaluate.add_argument("--alphas", type=float, nargs="+", default=[-1.0, -0.5, -0.2, 0.2, 0.3, 0.4, 0.5, 1.0])
     evaluate.set_defaults(run=_evaluate, split="test")
+    train = commands.add_parser("train-directions", help="cache activations and train focus directions of every head")
+    _add_model_options(train)
+    _add_scoring_options(train, "synthetic", 100, None, [1, 5, 10, 15, 20])
+    train.add_argument("--site", default="post_rope", choices=["post_rope", "pre_rope"])
+    train.add_argument("--epochs", type=int, default=10)
+    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--init-std", type=float, default=0.01)
+    train.add_argument("--cache-dtype", default="float16", choices=["float32", "float16", "bfloat16"])
+    train.set_defaults(run=_train_directions)
     return parser
 
 

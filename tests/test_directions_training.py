@@ -103,3 +103,30 @@ def test_training_raises_the_gold_span_mass(tiny_loaded, tmp_path):
     assert (result.losses[-1] < result.losses[0]).all()
     again = train_directions(loaded.architecture, shards, epochs=5, lr=0.05, progress=False)
     assert torch.equal(again.directions.query, result.directions.query)
+
+
+def test_directions_run_writes_a_checked_file_and_loss_curves(tiny_loaded, tmp_path, monkeypatch):
+    from focus_interp.directions import cache as cache_module
+    from focus_interp.directions import load_directions
+    from focus_interp.directions.run import train_directions_run
+
+    loaded = tiny_loaded("llama", "sdpa")
+    original, calls = cache_module.cache_sample, []
+
+    def interrupt_on_second(loaded, row, *args):
+        calls.append(row["id"])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(loaded, row, *args)
+
+    monkeypatch.setattr(cache_module, "cache_sample", interrupt_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        train_directions_run(loaded, ROWS, tmp_path, {"source": "synthetic"}, epochs=2, max_new_tokens=3, progress=False)
+    calls.clear()
+    summary = train_directions_run(loaded, ROWS, tmp_path, {"source": "synthetic"}, epochs=2, max_new_tokens=3, progress=False)
+    assert calls == [ROWS[1]["id"]] and summary["n_trained"] == 2
+    directions = load_directions(tmp_path / "directions.safetensors", loaded.architecture)
+    assert directions.metadata["epochs"] == "2" and directions.metadata["model"] == loaded.name
+    assert float(directions.metadata["final_loss"]) == pytest.approx(summary["final_loss"], abs=1e-6)
+    assert len((tmp_path / "losses.csv").read_text().splitlines()) == 1 + 2 * 3
+    assert (tmp_path / "losses.png").stat().st_size > 0

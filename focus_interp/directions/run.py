@@ -1,0 +1,89 @@
+"""A directions run folder: the activation cache, then training, then the directions file and loss curves.
+
+``OUT/cache/`` (one shard per sample, resumable), ``OUT/directions.safetensors`` (q, k and metadata: model,
+config fingerprint, site, data, n, epochs, lr, seed, final loss), ``OUT/losses.csv`` (epoch, layer, loss) and
+``OUT/losses.png``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from focus_interp.directions.cache import build_cache, shard_name
+from focus_interp.directions.files import Directions, save_directions
+from focus_interp.directions.training import train_directions
+from focus_interp.errors import FocusInterpError
+from focus_interp.models import LoadedModel
+from focus_interp.runs import RunFolder, write_atomic
+
+
+def train_directions_run(
+    loaded: LoadedModel,
+    rows,
+    out: str | Path,
+    data: dict | None = None,
+    site: str = "post_rope",
+    epochs: int = 10,
+    lr: float = 1e-3,
+    init_std: float = 0.01,
+    seed: int = 0,
+    max_new_tokens: int = 32,
+    cache_dtype: str = "float16",
+    progress: bool = True,
+) -> dict:
+    """Cache every row (resuming), train, write the directions file and the loss curves; returns a summary."""
+    if epochs < 1 or lr <= 0:
+        raise FocusInterpError(f"epochs must be >= 1 and lr > 0, got {epochs} and {lr}")
+    out = Path(out)
+    cache = build_cache(loaded, rows, out / "cache", site, data, max_new_tokens, cache_dtype, progress)
+    records = RunFolder(out / "cache", json.loads((out / "cache" / "meta.json").read_text())["settings"]).records()
+    shards = [out / "cache" / shard_name(record["id"]) for record in records]
+    result = train_directions(loaded.architecture, shards, site, epochs, lr, init_std, seed, progress)
+    final_loss = float(result.losses[-1].mean())
+    metadata = {
+        "model": loaded.name,
+        "config_fingerprint": loaded.architecture.config_fingerprint,
+        "data": json.dumps(data or {}),
+        "n": str(len(shards)),
+        "epochs": str(epochs),
+        "lr": str(lr),
+        "init_std": str(init_std),
+        "seed": str(seed),
+        "final_loss": f"{final_loss:.6f}",
+    }
+    directions = Directions(result.directions.query, result.directions.key, site, metadata)
+    save_directions(out / "directions.safetensors", directions)
+    lines = ["epoch,layer,loss"] + [
+        f"{epoch + 1},{layer},{float(result.losses[epoch, layer]):.6f}"
+        for epoch in range(epochs)
+        for layer in range(loaded.architecture.n_layers)
+    ]
+    write_atomic(out / "losses.csv", "\n".join(lines) + "\n")
+    _plot_losses(result.losses, out / "losses.png", loaded.name)
+    norms = directions.query.norm(dim=-1), directions.key.norm(dim=-1)
+    return {
+        **cache,
+        "n_trained": len(shards),
+        "final_loss": final_loss,
+        "query_norm_mean": float(norms[0].mean()),
+        "key_norm_mean": float(norms[1].mean()),
+    }
+
+
+def _plot_losses(losses, path: Path, model: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4))
+    epochs = range(1, losses.shape[0] + 1)
+    for layer in range(losses.shape[1]):
+        axis.plot(epochs, losses[:, layer].numpy(), color=plt.cm.viridis(layer / max(1, losses.shape[1] - 1)), linewidth=1)
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("loss: -mean attention on the gold document")
+    axis.set_title(f"Focus-direction training on {model}, one line per layer (dark = first)", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
