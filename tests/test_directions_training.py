@@ -77,16 +77,17 @@ def test_gradients_from_the_cache_equal_a_full_eager_forward(tiny_loaded, tmp_pa
     build_cache(loaded, ROWS.select(range(1)), tmp_path, site, max_new_tokens=4, dtype="float32", progress=False)
     tensors, metadata = read_shard(next(tmp_path.glob("sample-*.safetensors")))
     query, key = _directions(architecture)
-    query_ours, key_ours = query.clone().requires_grad_(True), key.clone().requires_grad_(True)
+    query_ours = query.clone().requires_grad_(True)
+    key_ours = key[:, :: architecture.n_groups].clone().requires_grad_(True)
+    per_query = key_ours.repeat_interleave(architecture.n_groups, dim=1)
     loss = -sum(
-        head_span_mass(architecture, layer, tensors, metadata, query_ours[layer], key_ours[layer], site).sum()
+        head_span_mass(architecture, layer, tensors, metadata, query_ours[layer], per_query[layer], site).sum()
         for layer in range(architecture.n_layers)
     )
     loss.backward()
     query_grad, key_grad = _eager_gradients(loaded, ROWS[0], query, key, site, family)
     torch.testing.assert_close(query_ours.grad, query_grad, atol=1e-5, rtol=1e-4)
-    group_sums = key_ours.grad.reshape(architecture.n_layers, architecture.n_kv_heads, architecture.n_groups, -1).sum(2)
-    torch.testing.assert_close(group_sums, key_grad, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(key_ours.grad, key_grad, atol=1e-5, rtol=1e-4)
     assert query_grad.abs().max() > 1e-4
     if site == "post_rope":
         assert key_ours.grad.abs().max() < 1e-5  # softmax removes the constant q . d_K of every row
@@ -130,3 +131,17 @@ def test_directions_run_writes_a_checked_file_and_loss_curves(tiny_loaded, tmp_p
     assert float(directions.metadata["final_loss"]) == pytest.approx(summary["final_loss"], abs=1e-6)
     assert len((tmp_path / "losses.csv").read_text().splitlines()) == 1 + 2 * 3
     assert (tmp_path / "losses.png").stat().st_size > 0
+
+
+def test_pre_rope_directions_train_and_apply_on_a_gqa_model(tiny_loaded, tmp_path):
+    from focus_interp.interventions import FocusDirection, apply_interventions
+
+    loaded = tiny_loaded("qwen2", "sdpa")
+    build_cache(loaded, ROWS, tmp_path, "pre_rope", max_new_tokens=3, dtype="float32", progress=False)
+    result = train_directions(loaded.architecture, sorted(tmp_path.glob("sample-*.safetensors")), "pre_rope", epochs=1, progress=False)
+    key = result.directions.key
+    assert torch.equal(key[:, 0], key[:, 1]) and not torch.equal(key[:, 1], key[:, 2])
+    every_head = tuple((layer, head) for layer in range(3) for head in range(4))
+    edit = FocusDirection(every_head, result.directions.query, key, 1.0, "pre_rope")
+    with torch.no_grad(), loaded.model.trace(torch.tensor([[5, 6, 7]])):
+        apply_interventions(loaded, [edit])

@@ -2,7 +2,9 @@
 
 Each head's loss is -S_C: minus the mean over the response rows of its attention mass on the gold span, with its
 queries and keys shifted by (d_Q, d_K) at the chosen site. Heads do not interact, and AdamW is elementwise, so
-minimising the sum over heads and layers trains every head on its own loss.
+minimising the sum over heads and layers trains every head on its own loss. Under GQA d_K is trained per KV head
+(the query heads of a group share their keys, so at the pre_rope site they must share d_K) and saved repeated
+for each query head of its group.
 """
 
 from __future__ import annotations
@@ -79,10 +81,16 @@ def train_directions(
     the samples of epoch e."""
     if not shards:
         raise FocusInterpError("no cached samples to train on: build the cache first")
-    shape = (architecture.n_layers, architecture.n_heads, architecture.head_dim)
+    if site == "pre_rope" and architecture.model_type.startswith("gemma3"):
+        raise FocusInterpError(
+            "pre_rope training reads the RoPE inputs, which on Gemma3 come after the q/k norms while the pre_rope "
+            "edit adds to the q_proj/k_proj outputs: train Gemma3 at post_rope"
+        )
     generator = torch.Generator().manual_seed(seed)
-    query_direction = torch.nn.Parameter(torch.randn(shape, generator=generator) * init_std)
-    key_direction = torch.nn.Parameter(torch.randn(shape, generator=generator) * init_std)
+    query_shape = (architecture.n_layers, architecture.n_heads, architecture.head_dim)
+    key_shape = (architecture.n_layers, architecture.n_kv_heads, architecture.head_dim)
+    query_direction = torch.nn.Parameter(torch.randn(query_shape, generator=generator) * init_std)
+    key_direction = torch.nn.Parameter(torch.randn(key_shape, generator=generator) * init_std)
     optimizer = torch.optim.AdamW([query_direction, key_direction], lr=lr)
     order = torch.Generator().manual_seed(seed + 1)
     losses = torch.zeros(epochs, architecture.n_layers)
@@ -90,14 +98,16 @@ def train_directions(
         for index in torch.randperm(len(shards), generator=order).tolist():
             tensors, metadata = read_shard(shards[index])
             optimizer.zero_grad()
+            per_query = key_direction.repeat_interleave(architecture.n_groups, dim=1)
             per_layer = torch.stack(
                 [
-                    -head_span_mass(architecture, layer, tensors, metadata, query_direction[layer], key_direction[layer], site)
+                    -head_span_mass(architecture, layer, tensors, metadata, query_direction[layer], per_query[layer], site)
                     for layer in range(architecture.n_layers)
                 ]
             )
             per_layer.sum().backward()
             optimizer.step()
             losses[epoch] += per_layer.detach().mean(-1) / len(shards)
-    directions = Directions(query_direction.detach().clone(), key_direction.detach().clone(), site)
+    key_per_query_head = key_direction.detach().repeat_interleave(architecture.n_groups, dim=1)
+    directions = Directions(query_direction.detach().clone(), key_per_query_head, site)
     return TrainingResult(directions, losses)
