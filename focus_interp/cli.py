@@ -64,11 +64,13 @@ def _directions_intervention(args: argparse.Namespace, loaded) -> tuple[list, di
 
     if args.direction_heads is None:
         raise FocusInterpError("--directions needs --direction-heads (a scoring run folder or a JSON head list)")
+    if args.direction_k < 1:
+        raise FocusInterpError(f"--direction-k must be at least 1, got {args.direction_k}")
     directions = read_directions(args.directions, loaded.architecture)
     heads = tuple(ranking_from(args.direction_heads, loaded.architecture)[: args.direction_k])
     edit = FocusDirection(heads, directions.query, directions.key, args.alpha, directions.site)
     settings = {
-        "directions": str(args.directions), "site": directions.site, "heads_source": str(args.direction_heads),
+        "directions": str(args.directions), "fingerprint": directions.fingerprint(), "site": directions.site, "heads_source": str(args.direction_heads),
         "k": args.direction_k, "heads": [list(head) for head in heads], "alpha": args.alpha,
     }
     return [edit], settings

@@ -47,6 +47,11 @@ def generate_with_interventions(
     check_fits_window(loaded, max((len(prompt) for prompt in prompts), default=0), max_new_tokens)
     ids, mask, offsets = left_pad(loaded, prompts)
     edits = list(interventions)
+    if len(set(offsets)) > 1 and any(isinstance(edit, (SplitSoftmax, SplitSoftmaxRows)) for edit in edits):
+        raise FocusInterpError(
+            "a split softmax names positions of one prompt: in a batch of prompts of different lengths pass it "
+            "per prompt (per_prompt=[[SplitSoftmax(...)], ...])"
+        )
     if per_prompt is not None:
         if len(per_prompt) != len(prompts):
             raise FocusInterpError(f"per_prompt has {len(per_prompt)} entries for {len(prompts)} prompts: give one each")

@@ -82,14 +82,14 @@ def traced_greedy(
     ids: Int[Tensor, "batch T"],
     n_steps: int,
     each_step: Callable[[int], None],
-    first_step: int = 0,
     attention_mask: Int[Tensor, "batch T"] | None = None,
     past_key_values=None,
 ) -> list[list[int]]:
     """Greedy generation of up to ``n_steps`` tokens per row through nnsight, calling ``each_step(step)`` inside
-    the trace at decoding steps ``first_step`` .. ``n_steps - 1`` (step 0 reads the prompt, or its uncached
-    tail when ``past_key_values`` holds a prefix); returns each row's generated ids before its first stop token.
-    A generation that stops early simply runs fewer steps.
+    the trace at every decoding step (step 0 reads the prompt, or its uncached tail when ``past_key_values`` holds
+    a prefix); returns each row's generated ids before its first stop token. A generation that stops early simply
+    runs fewer steps. ``each_step`` must touch the same nnsight nodes at every step: nnsight counts a node's steps
+    from the step that first touches it.
     """
     ids = ids.to(loaded.device)
     attention_mask = torch.ones_like(ids) if attention_mask is None else attention_mask.to(loaded.device)
@@ -98,7 +98,7 @@ def traced_greedy(
         warnings.filterwarnings("ignore", message=".*was never reached.*")
         with loaded.model.generate(**greedy_kwargs(loaded, n_steps), **extra) as tracer:
             with tracer.invoke(ids, attention_mask=attention_mask):
-                for step in tracer.iter[first_step:n_steps]:
+                for step in tracer.iter[0:n_steps]:
                     each_step(step)
             with tracer.invoke():
                 generated = tracer.result.save()

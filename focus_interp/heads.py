@@ -33,6 +33,9 @@ def read_head_scores(path: str | Path) -> list[dict]:
 
 def rank_heads(rows: list[dict], score: str = "R") -> list[dict]:
     """Head-score rows best first by ``score`` (ties by layer, head); heads without that score come last."""
+    if rows and score not in rows[0]:
+        columns = ", ".join(name for name in rows[0] if name not in ("layer", "head"))
+        raise FocusInterpError(f"no score column '{score}' in the head scores; choose one of {columns}")
     def key(row: dict) -> tuple:
         value = row[score]
         return (math.isnan(value), -value if not math.isnan(value) else 0.0, row["layer"], row["head"])

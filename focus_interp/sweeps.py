@@ -22,6 +22,7 @@ from focus_interp.evaluation import generate_split_softmax_sweep, generate_with_
 from focus_interp.generation import check_fits_window, greedy_response
 from focus_interp.heads import Head, random_heads
 from focus_interp.interventions import FocusDirection, SplitSoftmax
+from focus_interp.interventions.split_softmax import check_tau
 from focus_interp.metrics import best_subspan_em
 from focus_interp.models import LoadedModel
 from focus_interp.prompts import build_prompt
@@ -58,7 +59,10 @@ def capped_k(k_values: Sequence[int | str], n_heads: int) -> list[int]:
     """k values with ``all`` (or anything above the model's head count) replaced by that count, without repeats."""
     capped = []
     for k in k_values:
-        value = n_heads if k == "all" else int(k)
+        try:
+            value = n_heads if k == "all" else int(k)
+        except ValueError:
+            raise FocusInterpError(f"k must be a whole number or 'all', got {k!r}") from None
         if value < 1:
             raise FocusInterpError(f"k must be at least 1 or 'all', got {k}")
         value = min(value, n_heads)
@@ -120,11 +124,17 @@ def run_sweep(
     ``directions`` and run one generation each. Rows whose prompts do not fit the
     window are skipped and listed in ``meta.json``.
     """
+    if batch_size < 1:
+        raise FocusInterpError(f"batch_size must be at least 1, got {batch_size}")
     for configuration in configurations:
         if configuration.intervention == "focus_direction" and directions is None:
             raise FocusInterpError("focus-direction configurations need a directions file")
-        if configuration.heads:
-            head_sets.heads(configuration)
+        heads = head_sets.heads(configuration) if configuration.heads else ()
+        if configuration.tau is not None:
+            check_tau(configuration.tau)
+        if configuration.intervention == "focus_direction":
+            edit = FocusDirection(heads, directions.query, directions.key, configuration.alpha, directions.site)
+            edit.check(loaded.architecture)
     settings = {
         "model": loaded.name,
         "data": data or {},

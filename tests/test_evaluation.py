@@ -129,3 +129,24 @@ def test_sweep_rows_must_start_at_the_last_prompt_token(tiny_loaded):
     prompt = _batch_prompts(loaded)[0]
     with pytest.raises(FocusInterpError, match="last prompt token"):
         generate_split_softmax_sweep(loaded, prompt, [SplitSoftmax(((0, 0),), (0, 2), 0.5, 3)], max_new_tokens=2)
+
+
+def test_a_shared_split_softmax_in_a_batch_of_different_lengths_is_refused(tiny_loaded):
+    from focus_interp import FocusInterpError
+
+    loaded = tiny_loaded("llama", "sdpa")
+    prompts = _batch_prompts(loaded)
+    edit = SplitSoftmax(((0, 0),), (0, 3), 0.5, len(prompts[0]) - 1)
+    with pytest.raises(FocusInterpError, match="pass it per prompt"):
+        generate_with_interventions(loaded, prompts, [edit], max_new_tokens=2)
+
+
+def test_two_split_softmaxes_of_one_head_are_refused(tiny_loaded):
+    from focus_interp import FocusInterpError
+
+    loaded = tiny_loaded("llama", "sdpa")
+    prompt = _batch_prompts(loaded)[0]
+    first = len(prompt) - 1
+    edits = [SplitSoftmax(((1, 0), (1, 1)), (0, 3), 0.5, first), SplitSoftmax(((1, 1),), (0, 3), 2.0, first)]
+    with pytest.raises(FocusInterpError, match=r"edit head\(s\) \[\(1, 1\)\]"):
+        generate_with_interventions(loaded, prompt, edits, max_new_tokens=2)

@@ -128,3 +128,19 @@ def test_directions_of_another_model_are_one_line(tmp_path, capsys):
     assert code == 2
     error = capsys.readouterr().err.strip()
     assert "belong to another model" in error and "\n" not in error
+
+
+def test_bad_configurations_fail_before_any_sample(tiny_loaded, tmp_path):
+    loaded = tiny_loaded("llama", "sdpa")
+    with pytest.raises(FocusInterpError, match="tau must be"):
+        run_sweep(loaded, ROWS, tmp_path / "run", split_softmax_configurations([1], [-1.0]), _head_sets(loaded), progress=False)
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(FocusInterpError, match="whole number or 'all'"):
+        capped_k(["abc"], 7)
+
+
+def test_an_unknown_score_column_is_one_line(tmp_path):
+    from focus_interp.heads import rank_heads
+
+    with pytest.raises(FocusInterpError, match="no score column 'foo'"):
+        rank_heads([{"layer": 0, "head": 0, "R": 0.1}], "foo")

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from focus_interp.data import gold_parts, gold_segment, long_parts
@@ -120,9 +120,13 @@ def build_cache(
 
 def read_shard(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     """A shard's tensors (as float32) and metadata (gold span and first row as ints)."""
-    with safe_open(str(path), framework="pt") as handle:
-        raw = handle.metadata() or {}
-        tensors = {name: handle.get_tensor(name).float() for name in handle.keys()}
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            raw = handle.metadata() or {}
+            tensors = {name: handle.get_tensor(name).float() for name in handle.keys()}
+    except (SafetensorError, OSError) as error:
+        raise FocusInterpError(f"cannot read the cached sample {path} ({error}): delete its line from samples.jsonl "
+                               "and rerun to cache it again") from None
     metadata = {
         "id": raw["id"],
         "gold_span": tuple(json.loads(raw["gold_span"])),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,9 +42,16 @@ class Directions:
                     "(layers, heads, head_dim): they belong to another model"
                 )
 
+    def fingerprint(self) -> str:
+        """A short hash of the tensors and the site: a resumed run must use the same directions."""
+        digest = hashlib.sha256(self.site.encode())
+        for tensor in (self.query, self.key):
+            digest.update(tensor.detach().float().contiguous().numpy().tobytes())
+        return digest.hexdigest()[:16]
+
     def describe(self) -> str:
         source = self.metadata.get("model", "unknown model")
-        return f"{tuple(self.query.shape)} directions at {self.site} from {source}"
+        return f"{tuple(self.query.shape)} directions at {self.site} from {source} ({self.fingerprint()})"
 
 
 def save_directions(path: str | Path, directions: Directions) -> None:
@@ -101,7 +109,9 @@ def import_official_directions(folder: str | Path, architecture: Architecture | 
                 loaded = torch.load(path, weights_only=True, map_location="cpu")
             except Exception as error:  # torch raises several types for a bad pickle
                 raise FocusInterpError(f"{path} is not a released directions file ({type(error).__name__})") from None
-            per_layer.append(torch.as_tensor(loaded.detach()).float())
+            if not isinstance(loaded, torch.Tensor):
+                raise FocusInterpError(f"{path} holds a {type(loaded).__name__}, not a [heads, head_dim] tensor")
+            per_layer.append(loaded.detach().float())
         if len({tuple(t.shape) for t in per_layer}) != 1 or per_layer[0].dim() != 2:
             raise FocusInterpError(f"{folder}: every {kind} file must hold one [heads, head_dim] tensor of the same shape")
         tensors[kind] = torch.stack(per_layer)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import torch
+from torch import Tensor
 
 from focus_interp.architecture import Architecture
 from focus_interp.attention import attention_bias, attention_logits
@@ -143,8 +144,16 @@ def edit_rows(
     tau = torch.tensor(taus, device=query.device)
     inside, outside = split_factors(span_weights.sum(-1, keepdim=True), tau[:, :, None, None])
     kv_heads = [architecture.kv_head(head) for head in heads]
-    span_output = span_weights.to(value.dtype) @ value[:, kv_heads, span_start:span_end]
-    current = output[:, first:, heads].transpose(1, 2)
+    span_output = _weights_times_values(span_weights, value[:, :, span_start:span_end].float(), kv_heads)
+    if output.dtype == torch.float32:
+        current = output[:, first:, heads].transpose(1, 2)
+    else:  # the model's own W V is rounded too coarsely for b (W V) when b = 1 / (1 - pi) is large
+        current = _weights_times_values(torch.softmax(logits, -1), value.float(), kv_heads)
     new_rows = (outside * current + (inside - outside) * span_output).to(output.dtype).transpose(1, 2)
     selected = (tau != 1)[:, None, :, None]
     output[:, first:, heads] = torch.where(selected, new_rows, output[:, first:, heads])
+
+
+def _weights_times_values(weights: Tensor, value: Tensor, kv_heads: list[int]) -> Tensor:
+    """weights [B, h, q, k] of the chosen heads times the values [B, kv, k, D] of each head's KV head."""
+    return weights @ value[:, kv_heads]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from focus_interp.errors import FocusInterpError
 from focus_interp.models import LoadedModel
 
 STAGES = ("pre_rope", "post_rope", "attention")
@@ -34,6 +35,7 @@ def apply_interventions(loaded: LoadedModel, interventions: Sequence) -> None:
     """Write every intervention's edits into the current trace or generation step."""
     for intervention in interventions:
         intervention.check(loaded.architecture)
+    _check_split_softmax_overlap(interventions)
     active = [intervention for intervention in interventions if not intervention.is_identity()]
     layers = sorted({layer for intervention in active for layer in intervention.layers()})
     for layer in layers:
@@ -43,3 +45,21 @@ def apply_interventions(loaded: LoadedModel, interventions: Sequence) -> None:
                 values = _stage_values(loaded, layer, stage)
                 for intervention in editing:
                     intervention.edit(loaded.architecture, layer, values)
+
+
+def _check_split_softmax_overlap(interventions: Sequence) -> None:
+    """Two split softmaxes of one head would compound (the second reads the first's output): an error."""
+    from focus_interp.interventions.attention_edit import SplitSoftmax, SplitSoftmaxRows
+
+    seen: set = set()
+    for intervention in interventions:
+        if isinstance(intervention, SplitSoftmax):
+            heads = set(intervention.heads)
+        elif isinstance(intervention, SplitSoftmaxRows):
+            heads = set().union(*(set(row.heads) for row in intervention.rows if row is not None))
+        else:
+            continue
+        shared = heads & seen
+        if shared:
+            raise FocusInterpError(f"two split softmaxes edit head(s) {sorted(shared)}: give each head one split softmax")
+        seen |= heads
