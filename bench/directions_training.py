@@ -1,0 +1,53 @@
+"""Focus-direction training against building its activation cache, side by side in one process.
+
+On the default model: cache N train samples (gold response + one forward each), then train every head of every
+layer for E epochs on that cache. Both are linear in N, so the ratio (training time / caching time) is the figure
+of merit at any N (target: 10 epochs below 1.0). Prints seconds per sample of each and the ratio; also the cache's
+size on disk and the trained directions' mean norms. Uses the NQ oracle file when given, generated data otherwise.
+Run: python bench/directions_training.py [--data ../shared/data/nq-open-oracle.jsonl.gz] [--n 20] [--epochs 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from focus_interp import load_model
+from focus_interp.data import load_multidoc_qa
+from focus_interp.directions.cache import build_cache
+from focus_interp.directions.training import train_directions
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="synthetic")
+    parser.add_argument("--n", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--site", default="post_rope", choices=["post_rope", "pre_rope"])
+    args = parser.parse_args()
+    loaded = load_model()
+    rows = load_multidoc_qa(args.data, split="train", n=args.n)
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        summary = build_cache(loaded, rows, folder, args.site, progress=False)
+        caching = time.perf_counter() - started
+        shards = sorted(Path(folder).glob("sample-*.safetensors"))
+        size = sum(path.stat().st_size for path in shards) / 2**20
+        started = time.perf_counter()
+        result = train_directions(loaded.architecture, shards, args.site, epochs=args.epochs, progress=False)
+        training = time.perf_counter() - started
+    n = len(shards)
+    print(f"{n} samples cached ({summary['n_skipped']} skipped), {size / max(n, 1):.1f} MB per sample on disk")
+    print(f"caching:  {caching:8.1f} s  ({caching / n:.2f} s per sample)")
+    print(f"training: {training:8.1f} s  ({training / n / args.epochs:.3f} s per sample and epoch, {args.epochs} epochs)")
+    print(f"training / caching: {training / caching:.3f} (target < 1.0)")
+    print(
+        f"final loss {float(result.losses[-1].mean()):.4f}; mean |d_Q| {float(result.directions.query.norm(dim=-1).mean()):.3f}, "
+        f"mean |d_K| {float(result.directions.key.norm(dim=-1).mean()):.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
