@@ -115,3 +115,27 @@ def test_two_edits_of_one_layer_compose_like_one(tiny_loaded):
         loaded, 1, [SplitSoftmax(((1, 0),), SPAN, 0.2, FIRST_ROW), SplitSoftmax(((1, 2),), SPAN, 0.2, FIRST_ROW)]
     )
     assert torch.equal(together, apart)
+
+
+def test_bfloat16_model_edit_stays_close_when_most_mass_is_on_the_span(tiny_loaded):
+    """tau = 1000 with pi near 1 multiplies W V by 1 / (1 - pi): a bfloat16 model must not amplify its rounding."""
+    from focus_interp.models import wrap_model
+    from tests.conftest import tiny_hf_model, tiny_tokenizer
+
+    span = (0, FIRST_ROW)
+    reference = tiny_loaded("llama", "sdpa")
+    with torch.no_grad():
+        for parameter in reference.hf_model.parameters():
+            parameter.copy_(parameter.to(torch.bfloat16).float())
+    loaded = wrap_model(tiny_hf_model("llama", "sdpa").to(torch.bfloat16), tiny_tokenizer(), name="tiny-bf16")
+    with torch.no_grad():
+        for mine, theirs in zip(loaded.hf_model.parameters(), reference.hf_model.parameters()):
+            mine.copy_(theirs)
+    edit = [SplitSoftmax(((1, 0), (1, 1), (1, 2), (1, 3)), span, 1000.0, FIRST_ROW)]
+    _, expected = _attention_outputs(reference, 1, edit)
+    _, edited = _attention_outputs(loaded, 1, edit)
+    _, plain = _attention_outputs(reference, 1)
+    change = (expected[FIRST_ROW:] - plain[FIRST_ROW:]).abs().max()
+    error = (edited[FIRST_ROW:].float() - expected[FIRST_ROW:]).abs().max()
+    assert change > 0.05
+    assert error < 0.008 * change  # 0.005 here; reusing the model's bfloat16 W V gives 0.012
