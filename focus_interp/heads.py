@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import random
@@ -11,6 +10,7 @@ from typing import Iterable
 
 from focus_interp.architecture import Architecture
 from focus_interp.errors import FocusInterpError
+from focus_interp.runs import read_csv_rows
 
 Head = tuple[int, int]
 
@@ -18,17 +18,12 @@ Head = tuple[int, int]
 def read_head_scores(path: str | Path) -> list[dict]:
     """Rows of a ``head_scores.csv``: ints for layer/head, floats (NaN for empty) for the scores."""
     path = Path(path)
-    if not path.is_file():
-        raise FocusInterpError(f"no head scores at {path}: run `focus-interp heads ... --out {path.parent}` first")
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = {"layer", "head", "R"} - set(reader.fieldnames or ())
-        if missing:
-            raise FocusInterpError(f"{path} is not a head_scores.csv: it lacks the columns {', '.join(sorted(missing))}")
-        return [
-            {key: int(value) if key in ("layer", "head") else float(value or "nan") for key, value in row.items()}
-            for row in reader
-        ]
+    hint = f"no head scores at {path}: run `focus-interp heads ... --out {path.parent}` first"
+    rows = read_csv_rows(path, ("layer", "head", "R"), hint, "head_scores.csv")
+    return [
+        {key: int(value) if key in ("layer", "head") else float(value or "nan") for key, value in row.items()}
+        for row in rows
+    ]
 
 
 def rank_heads(rows: list[dict], score: str = "R") -> list[dict]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import json
 import os
 import platform
@@ -26,6 +28,32 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[name] = "not installed"
     return {"python": platform.python_version(), **found}
+
+
+def rows_fingerprint(rows) -> str:
+    """A short hash of the rows' ids and questions: a resumed run must see the same samples."""
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(f"{row['id']}\t{row['question']}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def sample_settings(model: str, rows, data: dict | None, max_new_tokens: int) -> dict:
+    """The settings every run over samples pins: model, data source, which rows, and the response length."""
+    return {"model": model, "data": data or {}, "rows": rows_fingerprint(rows), "n": len(rows), "max_new_tokens": max_new_tokens}
+
+
+def read_csv_rows(path: Path, required, missing_file: str, kind: str) -> list[dict]:
+    """The rows of a CSV file as dicts of strings; one-line errors for a missing file (``missing_file``) or a file
+    that lacks a ``required`` column (it is not a ``kind``)."""
+    if not path.is_file():
+        raise FocusInterpError(missing_file)
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = set(required) - set(reader.fieldnames or ())
+        if missing:
+            raise FocusInterpError(f"{path} is not a {kind}: it lacks the columns {', '.join(sorted(missing))}")
+        return list(reader)
 
 
 def write_atomic(path: Path, text: str) -> None:

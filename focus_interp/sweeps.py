@@ -26,8 +26,7 @@ from focus_interp.interventions.split_softmax import check_tau
 from focus_interp.metrics import best_subspan_em
 from focus_interp.models import LoadedModel
 from focus_interp.prompts import build_prompt
-from focus_interp.runs import RunFolder, process_rows, write_atomic
-from focus_interp.scoring.heads_run import rows_fingerprint
+from focus_interp.runs import RunFolder, process_rows, read_csv_rows, sample_settings, write_atomic
 
 RESULT_COLUMNS = ("intervention", "heads", "k", "tau", "alpha", "heads_source", "gold_position", "n", "em")
 BASELINES = ("none", "gold_only", "no_gold")
@@ -136,11 +135,7 @@ def run_sweep(
             edit = FocusDirection(heads, directions.query, directions.key, configuration.alpha, directions.site)
             edit.check(loaded.architecture)
     settings = {
-        "model": loaded.name,
-        "data": data or {},
-        "rows": rows_fingerprint(rows),
-        "n": len(rows),
-        "max_new_tokens": max_new_tokens,
+        **sample_settings(loaded.name, rows, data, max_new_tokens),
         "heads_source": head_sets.source,
         "ranking": [list(head) for head in head_sets.ranking],
         "seed": head_sets.seed,
@@ -242,23 +237,15 @@ def write_results(path: Path, records: list[dict], configurations: Sequence[Conf
 def read_results(path: str | Path) -> list[dict]:
     """Rows of a ``results.csv`` with numbers parsed (None for empty cells)."""
     path = Path(path)
-    if not path.is_file():
-        raise FocusInterpError(f"no results at {path}: run `focus-interp compensate ... --out {path.parent}` first")
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = set(RESULT_COLUMNS) - set(reader.fieldnames or ())
-        if missing:
-            raise FocusInterpError(f"{path} is not a results.csv: it lacks {', '.join(sorted(missing))}")
-        parsed = []
-        for row in reader:
-            parsed.append(
-                {
-                    **row,
-                    "k": int(row["k"]) if row["k"] else None,
-                    "tau": float(row["tau"]) if row["tau"] else None,
-                    "alpha": float(row["alpha"]) if row["alpha"] else None,
-                    "n": int(row["n"]),
-                    "em": float(row["em"]),
-                }
-            )
-        return parsed
+    hint = f"no results at {path}: run `focus-interp compensate ... --out {path.parent}` first"
+    return [
+        {
+            **row,
+            "k": int(row["k"]) if row["k"] else None,
+            "tau": float(row["tau"]) if row["tau"] else None,
+            "alpha": float(row["alpha"]) if row["alpha"] else None,
+            "n": int(row["n"]),
+            "em": float(row["em"]),
+        }
+        for row in read_csv_rows(path, RESULT_COLUMNS, hint, "results.csv")
+    ]

@@ -23,7 +23,7 @@ from focus_interp.errors import FocusInterpError
 from focus_interp.generation import check_fits_window, greedy_response
 from focus_interp.models import LoadedModel
 from focus_interp.prompts import build_prompt
-from focus_interp.runs import RunFolder, process_rows
+from focus_interp.runs import RunFolder, process_rows, sample_settings
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -83,19 +83,14 @@ def build_cache(
     dtype: str = "float16",
     progress: bool = True,
 ) -> dict:
-    """Cache every row not yet in ``out`` (``samples.jsonl`` lists finished shards); returns the meta summary."""
-    from focus_interp.scoring.heads_run import rows_fingerprint
-
+    """Cache every row not yet in ``out`` (``samples.jsonl`` lists finished shards); returns the meta summary and,
+    under ``shards``, the paths of every cached shard."""
     if dtype not in DTYPES:
         raise FocusInterpError(f"cache dtype must be one of {', '.join(DTYPES)}, got {dtype}")
     settings = {
-        "model": loaded.name,
+        **sample_settings(loaded.name, rows, data, max_new_tokens),
         "config_fingerprint": loaded.architecture.config_fingerprint,
-        "data": data or {},
-        "rows": rows_fingerprint(rows),
-        "n": len(rows),
         "site": site,
-        "max_new_tokens": max_new_tokens,
         "dtype": dtype,
     }
     folder = RunFolder(out, settings)
@@ -115,7 +110,7 @@ def build_cache(
     finally:
         summary = {"n_cached": len(records), "n_skipped": len(skipped), "skipped": skipped}
         folder.write_meta(summary)
-    return summary
+    return {**summary, "shards": [folder.path / record["shard"] for record in records]}
 
 
 def read_shard(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from focus_interp.directions.cache import build_cache, shard_name
+from focus_interp.directions.cache import build_cache
 from focus_interp.directions.files import Directions, save_directions
 from focus_interp.directions.training import train_directions
 from focus_interp.errors import FocusInterpError
 from focus_interp.models import LoadedModel
-from focus_interp.runs import RunFolder, write_atomic
+from focus_interp.runs import write_atomic
 
 
 def train_directions_run(
@@ -37,8 +37,7 @@ def train_directions_run(
         raise FocusInterpError(f"epochs must be >= 1 and lr > 0, got {epochs} and {lr}")
     out = Path(out)
     cache = build_cache(loaded, rows, out / "cache", site, data, max_new_tokens, cache_dtype, progress)
-    records = RunFolder(out / "cache", json.loads((out / "cache" / "meta.json").read_text())["settings"]).records()
-    shards = [out / "cache" / shard_name(record["id"]) for record in records]
+    shards = cache.pop("shards")
     result = train_directions(loaded.architecture, shards, site, epochs, lr, init_std, seed, progress)
     final_loss = float(result.losses[-1].mean())
     metadata = {

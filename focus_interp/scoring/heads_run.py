@@ -8,7 +8,6 @@ gold-only and on the long prompt) and ``*_wrong`` (EM on gold-only, not on long)
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import math
 from pathlib import Path
@@ -18,21 +17,13 @@ import numpy as np
 
 from focus_interp.generation import check_fits_window
 from focus_interp.models import LoadedModel
-from focus_interp.runs import RunFolder, process_rows, write_atomic
+from focus_interp.runs import RunFolder, process_rows, sample_settings, write_atomic
 from focus_interp.scoring.contextual import SCORE_NAMES, build_sample_prompts, score_prompts
 
 LONG_SCORES = ("R", "IR", "IR_max", "sink")
 CASES = {"correct": lambda r: r["em_gold"] == 1 and r["em"] == 1, "wrong": lambda r: r["em_gold"] == 1 and r["em"] == 0}
 COLUMNS = ("layer", "head", *SCORE_NAMES, *(f"{s}_{case}" for case in CASES for s in LONG_SCORES))
 _SUMMARY_KEYS = ("id", "em", "em_gold", "scores")
-
-
-def rows_fingerprint(rows) -> str:
-    """A short hash of the rows' ids and questions: a resumed run must score the same samples."""
-    digest = hashlib.sha256()
-    for row in rows:
-        digest.update(f"{row['id']}\t{row['question']}\n".encode())
-    return digest.hexdigest()[:16]
 
 
 def score_heads(
@@ -55,16 +46,12 @@ def score_heads(
     ``interventions_settings`` describes them in ``meta.json`` (settings a resumed run must match).
     """
     settings = {
-        "model": loaded.name,
-        "data": data or {},
-        "rows": rows_fingerprint(rows),
-        "n": len(rows),
-        "max_new_tokens": max_new_tokens,
+        **sample_settings(loaded.name, rows, data, max_new_tokens),
         "sink_tokens": sink_tokens,
         **({"interventions": interventions_settings} if interventions_settings else {}),
     }
     folder = RunFolder(out, settings)
-    records = [_summary(record) for record in folder.records()]
+    records = folder.records()
     skipped = []
 
     def score(row: dict) -> dict:
