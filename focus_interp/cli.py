@@ -155,6 +155,31 @@ def _train_directions(args: argparse.Namespace) -> None:
     print(f"written: {args.out}/directions.safetensors, losses.csv, losses.png")
 
 
+def _retrieval_heads(args: argparse.Namespace) -> None:
+    from focus_interp.data.needles import load_needles, needle_tests
+    from focus_interp.heads import rank_heads, read_head_scores
+    from focus_interp.scoring.retrieval import score_retrieval_heads
+
+    loaded = _load(args)
+    window = loaded.architecture.context_length - args.max_new_tokens - 1
+    lengths = [length for length in args.lengths if length <= window]
+    if len(lengths) < len(args.lengths):
+        print(f"skipping lengths over the model's window ({window} tokens with the response): "
+              f"{', '.join(str(length) for length in args.lengths if length > window)}")
+    tests = needle_tests(load_needles(args.needles, args.n_needles, args.seed), lengths, args.depths)
+    data = {"needles": str(args.needles), "n_needles": args.n_needles, "lengths": lengths, "depths": args.depths, "seed": args.seed}
+    print(f"{len(tests)} needle tests into {args.out}")
+    summary = score_retrieval_heads(loaded, tests, args.out, args.haystack, data, args.max_new_tokens)
+    if summary["n_skipped"]:
+        print(f"skipped {summary['n_skipped']} tests (listed in meta.json), e.g.: {summary['skipped'][0]['reason']}")
+    path = f"{args.out}/head_scores.csv"
+    print(f"\nneedle answer found in {summary['found'] or 0:.3f} of the responses")
+    print(f"top {args.top} retrieval heads:")
+    for row in rank_heads(read_head_scores(path), "retrieval")[: args.top]:
+        print(f"  layer {row['layer']:>3} head {row['head']:>3}  retrieval {row['retrieval']:.3f}")
+    print(f"written: {path}")
+
+
 def _print_results(out: str, summary: dict) -> None:
     from focus_interp.sweeps import read_results
 
@@ -235,6 +260,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--init-std", type=float, default=0.01)
     train.add_argument("--cache-dtype", default="float16", choices=["float32", "float16", "bfloat16"])
     train.set_defaults(run=_train_directions)
+    retrieval = commands.add_parser("retrieval-heads", help="needle-in-a-haystack retrieval score of every head (Wu et al.)")
+    _add_model_options(retrieval)
+    retrieval.add_argument("--haystack", default="synthetic", help="'synthetic' or nq-open-oracle.jsonl.gz (its passages)")
+    retrieval.add_argument("--needles", default="generated", help="'generated' or a JSONL of needle, question, real_needle")
+    retrieval.add_argument("--n-needles", type=int, default=None, help="use the first N needles (default: all, or 3 generated)")
+    retrieval.add_argument("--lengths", type=int, nargs="+", default=[1000, 2000, 4000, 8000], help="context lengths in tokens (capped by the window)")
+    retrieval.add_argument("--depths", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 1.0], help="needle depths in [0, 1]")
+    retrieval.add_argument("--max-new-tokens", type=int, default=50)
+    retrieval.add_argument("--out", required=True, help="run folder (a rerun resumes it)")
+    retrieval.add_argument("--seed", type=int, default=0)
+    retrieval.add_argument("--top", type=int, default=10, help="heads to print")
+    retrieval.set_defaults(run=_retrieval_heads)
     return parser
 
 

@@ -18,8 +18,8 @@ Head = tuple[int, int]
 def read_head_scores(path: str | Path) -> list[dict]:
     """Rows of a ``head_scores.csv``: ints for layer/head, floats (NaN for empty) for the scores."""
     path = Path(path)
-    hint = f"no head scores at {path}: run `focus-interp heads ... --out {path.parent}` first"
-    rows = read_csv_rows(path, ("layer", "head", "R"), hint, "head_scores.csv")
+    hint = f"no head scores at {path}: run `focus-interp heads ... --out {path.parent}` (or retrieval-heads) first"
+    rows = read_csv_rows(path, ("layer", "head"), hint, "head_scores.csv")
     return [
         {key: int(value) if key in ("layer", "head") else float(value or "nan") for key, value in row.items()}
         for row in rows

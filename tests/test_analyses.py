@@ -150,3 +150,23 @@ def test_fig4_plots_an_alpha_sweep(tiny_loaded, tmp_path):
     assert [(r["alpha"], float(r["em"])) for r in written] == [
         ("" if r["alpha"] is None else str(r["alpha"]), pytest.approx(r["em"])) for r in expected
     ]
+
+
+def test_fig9_counts_the_heads_shared_by_both_top_lists(tiny_run, tiny_loaded, tmp_path):
+    from focus_interp.data.needles import generated_needles, needle_tests
+    from focus_interp.scoring.retrieval import score_retrieval_heads
+
+    retrieval_run = tmp_path / "retrieval"
+    tests = needle_tests(generated_needles(1), [300], [0.5])
+    score_retrieval_heads(tiny_loaded("llama", "sdpa"), tests, retrieval_run, max_new_tokens=3, progress=False)
+    out = tmp_path / "figures"
+    _run_script("fig9_contextual_vs_retrieval.py", str(tiny_run), str(retrieval_run), "--k", "4", "--out", str(out))
+    top = {
+        column: {(r["layer"], r["head"]) for r in rank_heads(read_head_scores(run / "head_scores.csv"), column)[:4]}
+        for column, run in (("R", tiny_run), ("retrieval", retrieval_run))
+    }
+    shared = len(top["R"] & top["retrieval"])
+    assert f"Shared by both top-4 lists: {shared} of 4" in (out / "fig9_contextual_vs_retrieval.md").read_text()
+    lines = (out / "fig9_contextual_vs_retrieval.csv").read_text().splitlines()
+    assert len(lines) == 1 + 8 and sum(line.endswith(",1") for line in lines) == 2 * shared
+    assert (out / "fig9_contextual_vs_retrieval.png").stat().st_size > 0

@@ -11,7 +11,7 @@ attention implementation (SDPA by default). Memory: O(layers x heads x T) per st
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from jaxtyping import Float
@@ -49,13 +49,14 @@ def span_indicator(prompt: Prompt, span_names: Sequence[str], length: int) -> Fl
     return indicator
 
 
-class _RowReader:
-    """Reads the newest row's span mass at every layer, after the interventions that change q or k there."""
+class NewestRowReader:
+    """Reads every layer's newest attention row, after the interventions that change q or k there, and keeps
+    ``reduce(probabilities, end)`` of it: ``probabilities`` [heads, keys] covers positions [end - keys, end)."""
 
     stage = "attention"
 
-    def __init__(self, architecture, indicator: Tensor, end: int):
-        self.architecture, self.indicator, self.end = architecture, indicator, end
+    def __init__(self, architecture, reduce: Callable[[Tensor, int], Tensor], end: int):
+        self.architecture, self.reduce, self.end = architecture, reduce, end
         self.layers_read: list[Tensor] = []
 
     def layers(self) -> set[int]:
@@ -70,10 +71,35 @@ class _RowReader:
     def edit(self, architecture, layer: int, values: tuple) -> None:
         args, kwargs, _ = values
         query, key, mask = args[1][:, :, -1:], args[2], args[4]
-        n_keys = key.shape[2]
-        bias = attention_bias(mask, 1, n_keys, architecture.sliding_window[layer])
+        bias = attention_bias(mask, 1, key.shape[2], architecture.sliding_window[layer])
         probabilities = attention_probabilities(query, key, bias.to(query.device), kwargs["scaling"])
-        self.layers_read.append(probabilities[0, :, 0] @ self.indicator[self.end - n_keys : self.end])
+        self.layers_read.append(self.reduce(probabilities[0, :, 0], self.end))
+
+
+@torch.no_grad()
+def generate_reading_rows(
+    loaded: LoadedModel,
+    prompt: Prompt,
+    reduce: Callable[[Tensor, int], Tensor],
+    n_steps: int,
+    interventions: Sequence = (),
+) -> tuple[list[int], list[Tensor]]:
+    """Greedy response to ``prompt`` over up to ``n_steps`` decoding steps, and per step s the stacked
+    ``reduce`` [layers, ...] of the row that step computes: step 0's is the last prompt token's row (which
+    predicts response token 0), step s's is response token s - 1's row.
+    """
+    n_prompt = len(prompt)
+    rows = []
+
+    def step(index: int) -> None:
+        # Every step is read: nnsight counts a node's steps from the step that first touches it, so every step
+        # must touch the same nodes.
+        reader = NewestRowReader(loaded.architecture, reduce, n_prompt + index)
+        apply_interventions(loaded, [*interventions, reader])
+        rows.append(reader.layers_read)
+
+    response = traced_greedy(loaded, prompt.ids(), n_steps, step)[0]
+    return response, [torch.stack(layers).cpu() for layers in rows]
 
 
 @torch.no_grad()
@@ -86,22 +112,15 @@ def generate_with_span_attention(
     last kept token's row is computed too. ``interventions`` apply at every step, the prompt included, and the
     rows are read as the intervened model computes them (after edits of q and k, before edits of the output).
     """
-    n_prompt = len(prompt)
-    check_fits_window(loaded, n_prompt, max_new_tokens)
-    indicator = span_indicator(prompt, span_names, n_prompt + max_new_tokens + 1).to(loaded.device)
-    n_layers = loaded.architecture.n_layers
-    rows = []
+    check_fits_window(loaded, len(prompt), max_new_tokens)
+    indicator = span_indicator(prompt, span_names, len(prompt) + max_new_tokens + 1).to(loaded.device)
 
-    def step(index: int) -> None:
-        # Step 0 (the prompt) is read too and dropped: nnsight counts a node's steps from the step that first
-        # touches it, so every step must touch the same nodes.
-        reader = _RowReader(loaded.architecture, indicator, n_prompt + index)
-        apply_interventions(loaded, [*interventions, reader])
-        if index > 0:
-            rows.append(reader.layers_read)
+    def span_mass(probabilities: Tensor, end: int) -> Tensor:
+        return probabilities @ indicator[end - probabilities.shape[-1] : end]
 
-    response = traced_greedy(loaded, prompt.ids(), max_new_tokens + 1, step)[0][:max_new_tokens]
+    response, rows = generate_reading_rows(loaded, prompt, span_mass, max_new_tokens + 1, interventions)
+    response = response[:max_new_tokens]
     if not response:
-        return ResponseAttention((), tuple(span_names), torch.zeros(0, n_layers, loaded.architecture.n_heads, len(span_names)))
-    mass = torch.stack([torch.stack(layers).cpu() for layers in rows[: len(response)]])
-    return ResponseAttention(tuple(response), tuple(span_names), mass)
+        architecture = loaded.architecture
+        return ResponseAttention((), tuple(span_names), torch.zeros(0, architecture.n_layers, architecture.n_heads, len(span_names)))
+    return ResponseAttention(tuple(response), tuple(span_names), torch.stack(rows[1 : len(response) + 1]))

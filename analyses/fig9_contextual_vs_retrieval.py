@@ -1,0 +1,118 @@
+"""Figure 9: contextual heads versus retrieval heads — the top-k of each on the layer x head grid, their overlap,
+and where each sits by layer.
+
+Reads a contextual scoring run (``focus-interp heads --out RUN``) and a retrieval run
+(``focus-interp retrieval-heads --out RUN``); writes ``fig9_contextual_vs_retrieval.png``, ``.csv`` (both top-k
+lists: kind, rank, layer, head, score, shared) and ``.md`` (the overlap) into ``--out``.
+Run: python analyses/fig9_contextual_vs_retrieval.py CONTEXTUAL_RUN RETRIEVAL_RUN [--k 20] [--out figures]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import ListedColormap
+
+from focus_interp.errors import FocusInterpError
+from focus_interp.heads import rank_heads
+from focus_interp.reports import command_line, load_head_run, markdown_table, run_description, run_script, score_grid
+
+KINDS = {"contextual": ("R", "tab:blue"), "retrieval": ("retrieval", "tab:orange")}
+SHARED_COLOR = "tab:purple"
+
+
+def _top(rows: list[dict], column: str, k: int, run: str) -> list[dict]:
+    ranked = [row for row in rank_heads(rows, column) if not np.isnan(row[column])]
+    if not ranked:
+        raise FocusInterpError(f"{run} has no {column} scores yet: finish that run first")
+    return ranked[:k]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("contextual", help="contextual scoring run folder")
+    parser.add_argument("retrieval", help="retrieval scoring run folder")
+    parser.add_argument("--k", type=int, default=20)
+    parser.add_argument("--out", default="figures")
+    args = parser.parse_args()
+    if args.k < 1:
+        raise FocusInterpError(f"--k must be at least 1, got {args.k}")
+    runs = {"contextual": load_head_run(args.contextual), "retrieval": load_head_run(args.retrieval)}
+    if runs["contextual"][1].get("model") != runs["retrieval"][1].get("model"):
+        raise FocusInterpError(
+            f"the runs are of different models: {runs['contextual'][1].get('model')} and {runs['retrieval'][1].get('model')}"
+        )
+    top = {kind: _top(runs[kind][0], KINDS[kind][0], args.k, getattr(args, kind)) for kind in KINDS}
+    sets = {kind: {(row["layer"], row["head"]) for row in rows} for kind, rows in top.items()}
+    shared = sets["contextual"] & sets["retrieval"]
+    grid_shape = score_grid(runs["contextual"][0], "R").shape
+    n_layers, n_heads = grid_shape
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    membership = np.zeros(grid_shape)
+    for value, kind in enumerate(KINDS, start=1):
+        for layer, head in sets[kind]:
+            membership[layer, head] += value
+    figure, (grid_axis, layer_axis) = plt.subplots(1, 2, figsize=(11, max(4.0, 0.22 * n_layers + 1.5)))
+    colors = ListedColormap(["whitesmoke", KINDS["contextual"][1], KINDS["retrieval"][1], SHARED_COLOR])
+    grid_axis.imshow(membership, aspect="auto", origin="lower", cmap=colors, vmin=-0.5, vmax=3.5, interpolation="nearest")
+    grid_axis.set_xlabel("head")
+    grid_axis.set_ylabel("layer")
+    grid_axis.set_xticks(range(n_heads))
+    grid_axis.set_title(f"top-{args.k} heads: contextual (blue), retrieval (orange), both (purple): {len(shared)} shared", fontsize=9)
+    layers = np.arange(n_layers)
+    for offset, kind in zip((-0.2, 0.2), KINDS):
+        counts = np.bincount([layer for layer, _ in sets[kind]], minlength=n_layers)
+        layer_axis.barh(layers + offset, counts, height=0.4, color=KINDS[kind][1], label=f"{kind} (top {args.k})")
+    layer_axis.set_xlabel("heads in the top-k")
+    layer_axis.set_ylabel("layer")
+    layer_axis.set_ylim(-0.5, n_layers - 0.5)
+    layer_axis.legend(fontsize=8)
+    figure.suptitle(
+        f"contextual: {run_description(runs['contextual'][1])}; retrieval: {runs['retrieval'][1].get('n_scored', '?')} needle tests",
+        fontsize=9,
+    )
+    figure.tight_layout()
+    figure.savefig(out / "fig9_contextual_vs_retrieval.png", dpi=150)
+
+    lines = ["kind,rank,layer,head,score,shared"]
+    for kind, rows in top.items():
+        column = KINDS[kind][0]
+        lines += [
+            f"{kind},{rank},{row['layer']},{row['head']},{row[column]:.6f},{int((row['layer'], row['head']) in shared)}"
+            for rank, row in enumerate(rows, start=1)
+        ]
+    (out / "fig9_contextual_vs_retrieval.csv").write_text("\n".join(lines) + "\n")
+
+    def layer_summary(kind: str) -> str:
+        found = [layer for layer, _ in sets[kind]]
+        return f"layers {min(found)}-{max(found)}, median {np.median(found):g}"
+
+    table = [
+        [kind, len(sets[kind]), layer_summary(kind), ", ".join(f"({l}, {h})" for l, h in sorted(sets[kind] - shared))]
+        for kind in KINDS
+    ]
+    text = "\n\n".join(
+        [
+            "# Figure 9: contextual versus retrieval heads",
+            f"Contextual run: {run_description(runs['contextual'][1])}. Retrieval run: "
+            f"{runs['retrieval'][1].get('n_scored', '?')} needle tests ({Path(args.retrieval).name}).",
+            f"Shared by both top-{args.k} lists: {len(shared)} of {args.k}"
+            + (f": {', '.join(f'({l}, {h})' for l, h in sorted(shared))}." if shared else "."),
+            markdown_table(["kind", "heads", "where", "heads not in the other list (layer, head)"], table),
+            f"Made by `{command_line()}`.",
+        ]
+    )
+    (out / "fig9_contextual_vs_retrieval.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    run_script(main)
