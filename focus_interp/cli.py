@@ -180,6 +180,55 @@ def _retrieval_heads(args: argparse.Namespace) -> None:
     print(f"written: {path}")
 
 
+def _long_context(args: argparse.Namespace) -> None:
+    from focus_interp.data.long_context import available_tasks, budgets_for, build_long_context_task
+    from focus_interp.directions import read_directions
+    from focus_interp.heads import ranking_from
+    from focus_interp.long_context_evaluation import long_context_configurations, read_long_context_results, run_long_context
+    from focus_interp.sweeps import HeadSets, capped_k
+
+    loaded = _load(args)
+    window = loaded.architecture.context_length
+    budgets, skipped = budgets_for(window, args.max_new_tokens)
+    if args.budgets:
+        budgets = [b for b in args.budgets if b + args.max_new_tokens + 1 <= window]
+        skipped = [b for b in args.budgets if b not in budgets]
+    if skipped:
+        print(f"skipping budgets over the model's window of {window}: {', '.join(map(str, skipped))}")
+    if not budgets:
+        raise FocusInterpError("no budget fits the model's window: pass smaller --budgets")
+    sources = {"json_kv": args.kv_file, "rag_nq": args.nq_file}
+    tasks = []
+    for task in args.tasks:
+        source = args.helmet if task.startswith("helmet_") else sources.get(task)
+        reason = available_tasks(source).get(task, f"unknown task {task}")
+        if reason:
+            print(f"unavailable: {task}: {reason}")
+        else:
+            tasks.append((task, source))
+    samples = [
+        sample
+        for task, source in tasks
+        for budget in budgets
+        for sample in build_long_context_task(task, loaded.tokenizer, budget, args.n, args.seed, source)
+    ]
+    if not samples:
+        raise FocusInterpError("no task is available: see the messages above")
+    head_sets = HeadSets(tuple(ranking_from(args.heads, loaded.architecture, args.score)), str(args.heads), loaded.architecture, args.seed)
+    directions = read_directions(args.directions, loaded.architecture) if args.directions else None
+    k_values = capped_k(args.k, min(loaded.architecture.n_layers * loaded.architecture.n_heads, len(head_sets.ranking)))
+    configurations = long_context_configurations(k_values if directions else [], args.alphas if directions else [])
+    data = {"tasks": [t for t, _ in tasks], "sources": {t: str(s) if s else None for t, s in tasks}, "budgets": budgets,
+            "n": args.n, "seed": args.seed}
+    print(f"{len(configurations)} configurations x {len(samples)} samples into {args.out}")
+    summary = run_long_context(loaded, samples, args.out, configurations, head_sets, directions, data, args.max_new_tokens)
+    if summary["n_skipped"]:
+        print(f"skipped {summary['n_skipped']} samples (listed in meta.json), e.g.: {summary['skipped'][0]['reason']}")
+    for row in read_long_context_results(f"{args.out}/results.csv"):
+        print(f"  {row['task']:<22} {row['budget']:>6} {row['configuration']:<34} score {row['score']:.3f}  sink {row['sink']:.3f}")
+    print(f"written: {args.out}/results.csv")
+
+
 def _print_results(out: str, summary: dict) -> None:
     from focus_interp.sweeps import read_results
 
@@ -272,6 +321,22 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--seed", type=int, default=0)
     retrieval.add_argument("--top", type=int, default=10, help="heads to print")
     retrieval.set_defaults(run=_retrieval_heads)
+    long_context = commands.add_parser("long-context", help="HELMET-style long-context tasks, with and without focus directions")
+    _add_model_options(long_context)
+    _add_heads_options(long_context)
+    long_context.set_defaults(k=[10, 20])
+    long_context.add_argument("--directions", help="a directions file or released folder (without it: no intervention only)")
+    long_context.add_argument("--alphas", type=float, nargs="+", default=[-0.2, 0.2])
+    long_context.add_argument("--tasks", nargs="+", default=["json_kv", "ruler_mk_needle", "ruler_mv_needle", "rag_nq"])
+    long_context.add_argument("--budgets", type=int, nargs="+", help="token budgets (default: those of 8k-128k the window allows)")
+    long_context.add_argument("--n", type=int, default=10, help="samples per task and budget")
+    long_context.add_argument("--kv-file", help="Lost in the Middle's kv-retrieval-*_keys.jsonl.gz (default: generated pairs)")
+    long_context.add_argument("--nq-file", help="nq-open-oracle.jsonl.gz for rag_nq (default: generated questions)")
+    long_context.add_argument("--helmet", help="HELMET's data folder, for the helmet_* tasks")
+    long_context.add_argument("--max-new-tokens", type=int, default=32)
+    long_context.add_argument("--seed", type=int, default=0)
+    long_context.add_argument("--out", required=True, help="run folder (a rerun resumes it)")
+    long_context.set_defaults(run=_long_context)
     return parser
 
 

@@ -153,3 +153,25 @@ def process_rows(
             if after_each is not None:
                 after_each()
             bar.update()
+
+
+def evaluate_rows(
+    folder: RunFolder,
+    rows,
+    process: Callable[[dict], dict],
+    records: list[dict],
+    write: Callable[[], None],
+    model: str,
+    desc: str,
+    progress: bool = True,
+) -> dict:
+    """``process_rows`` with ``write()`` (a results file) after every row and once more at the end, even when
+    interrupted; ``meta.json`` then gets the summary it returns: model, n_evaluated, n_skipped, skipped."""
+    skipped: list[dict] = []
+    try:
+        process_rows(folder, rows, process, records, skipped, desc, progress, after_each=write)
+    finally:
+        write()
+        summary = {"model": model, "n_evaluated": len(records), "n_skipped": len(skipped), "skipped": skipped}
+        folder.write_meta(summary)
+    return summary

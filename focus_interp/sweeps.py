@@ -26,7 +26,7 @@ from focus_interp.interventions.split_softmax import check_tau
 from focus_interp.metrics import best_subspan_em
 from focus_interp.models import LoadedModel
 from focus_interp.prompts import build_prompt
-from focus_interp.runs import RunFolder, process_rows, read_csv_rows, sample_settings, write_atomic
+from focus_interp.runs import RunFolder, evaluate_rows, read_csv_rows, sample_settings, write_atomic
 
 RESULT_COLUMNS = ("intervention", "heads", "k", "tau", "alpha", "heads_source", "gold_position", "n", "em")
 BASELINES = ("none", "gold_only", "no_gold")
@@ -144,7 +144,6 @@ def run_sweep(
     }
     folder = RunFolder(out, settings)
     records = folder.records()
-    skipped = []
     plain: dict[tuple[int, ...], list[int]] = {}
 
     def evaluate(row: dict) -> dict:
@@ -153,13 +152,7 @@ def run_sweep(
     def write() -> None:
         write_results(folder.path / "results.csv", records, configurations, head_sets)
 
-    try:
-        process_rows(folder, rows, evaluate, records, skipped, "evaluating", progress, after_each=write)
-    finally:
-        write()
-        summary = {"model": loaded.name, "n_evaluated": len(records), "n_skipped": len(skipped), "skipped": skipped}
-        folder.write_meta(summary)
-    return summary
+    return evaluate_rows(folder, rows, evaluate, records, write, loaded.name, "evaluating", progress)
 
 
 def _evaluate_row(loaded, row, configurations, head_sets, max_new_tokens, directions, batch_size, plain) -> dict:

@@ -1,0 +1,115 @@
+"""Table 2 (and Tables 4-13): long-context tasks under focus directions, per task and budget, coloured better or
+worse than no intervention; and the sink contextual score of the top heads per task with its standard deviation.
+
+Reads a run of ``focus-interp long-context --out RUN``; writes ``table2_long_context.png`` (one panel per budget),
+``.csv`` (task, category, budget, configuration, n, score, difference to no intervention, sink) and ``.md`` into
+``--out``.
+Run: python analyses/table2_long_context.py RUN [--out figures]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from focus_interp.errors import FocusInterpError
+from focus_interp.long_context_evaluation import read_long_context_results
+from focus_interp.reports import command_line, markdown_table, run_script
+
+BASELINE = "none"
+AVERAGE = "average"
+
+
+def _score_tables(rows: list[dict]) -> dict[int, tuple[list[str], list[str], np.ndarray]]:
+    """Per budget: row labels (tasks, then category averages and the overall average), configurations, and the
+    [rows, configurations] scores in percent."""
+    tables = {}
+    for budget in sorted({row["budget"] for row in rows}):
+        chosen = [row for row in rows if row["budget"] == budget]
+        configurations = list(dict.fromkeys(row["configuration"] for row in chosen))
+        tasks = list(dict.fromkeys(row["task"] for row in chosen))
+        categories = {row["task"]: row["category"] for row in chosen}
+        score = {(row["task"], row["configuration"]): 100 * row["score"] for row in chosen}
+        grid = [[score[task, c] for c in configurations] for task in tasks]
+        labels = list(tasks)
+        for category in dict.fromkeys(categories.values()):
+            members = [i for i, task in enumerate(tasks) if categories[task] == category]
+            grid.append(list(np.mean([grid[i] for i in members], axis=0)))
+            labels.append(f"{category} ({AVERAGE})")
+        grid.append(list(np.mean([grid[i] for i in range(len(tasks))], axis=0)))
+        labels.append(AVERAGE)
+        tables[budget] = (labels, configurations, np.asarray(grid))
+    return tables
+
+
+def _sink_table(rows: list[dict]) -> list[list]:
+    """Per budget: the no-intervention sink score (percent) of each task, their mean and standard deviation."""
+    table = []
+    for budget in sorted({row["budget"] for row in rows}):
+        sinks = {row["task"]: 100 * row["sink"] for row in rows if row["budget"] == budget and row["configuration"] == BASELINE}
+        values = np.asarray(list(sinks.values()))
+        table.append([budget, *(f"{sinks[task]:.1f}" for task in sinks), f"{np.nanmean(values):.1f}", f"{np.nanstd(values):.1f}"])
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", help="long-context run folder")
+    parser.add_argument("--out", default="figures")
+    args = parser.parse_args()
+    rows = read_long_context_results(Path(args.run) / "results.csv")
+    if not rows:
+        raise FocusInterpError(f"{args.run} has no evaluated samples yet: run `focus-interp long-context --out {args.run}`")
+    if BASELINE not in {row["configuration"] for row in rows}:
+        raise FocusInterpError(f"{args.run} has no run without intervention to compare with")
+    meta = json.loads((Path(args.run) / "meta.json").read_text())
+    tables = _score_tables(rows)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    figure, axes = plt.subplots(1, len(tables), figsize=(6.5 * len(tables), 0.45 * max(len(t[0]) for t in tables.values()) + 2.5), squeeze=False)
+    for axis, (budget, (labels, configurations, grid)) in zip(axes[0], tables.items()):
+        difference = grid - grid[:, [configurations.index(BASELINE)]]
+        axis.imshow(np.clip(difference, -20, 20), cmap="RdYlGn", vmin=-20, vmax=20, aspect="auto")
+        for (i, j), value in np.ndenumerate(grid):
+            axis.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=8)
+        axis.set_xticks(range(len(configurations)), [c.replace("focus_direction ", "") for c in configurations], rotation=30, ha="right", fontsize=8)
+        axis.set_yticks(range(len(labels)), labels, fontsize=8)
+        axis.set_title(f"{budget} tokens (green: better than no intervention)", fontsize=9)
+    figure.suptitle(f"{meta.get('model', '?')}: long-context tasks under focus directions, score (%)", fontsize=10)
+    figure.tight_layout()
+    figure.savefig(out / "table2_long_context.png", dpi=150)
+
+    lines = ["task,category,budget,configuration,n,score,difference,sink"]
+    baseline = {(row["task"], row["budget"]): row["score"] for row in rows if row["configuration"] == BASELINE}
+    for row in rows:
+        difference = row["score"] - baseline[row["task"], row["budget"]]
+        sink = "" if np.isnan(row["sink"]) else f"{row['sink']:.6f}"
+        lines.append(f"{row['task']},{row['category']},{row['budget']},{row['configuration']},{row['n']},"
+                     f"{row['score']:.6f},{difference:.6f},{sink}")
+    (out / "table2_long_context.csv").write_text("\n".join(lines) + "\n")
+
+    sections = ["# Table 2: long-context tasks under focus directions", f"Run: {meta.get('model', '?')}, "
+                f"{meta.get('n_evaluated', '?')} samples ({Path(args.run).name}). Scores in percent; each cell's "
+                "difference to no intervention in brackets."]
+    for budget, (labels, configurations, grid) in tables.items():
+        base = grid[:, configurations.index(BASELINE)]
+        cells = [[label, *(f"{v:.1f}" if c == BASELINE else f"{v:.1f} ({v - b:+.1f})" for c, v in zip(configurations, values))]
+                 for label, values, b in zip(labels, grid, base)]
+        sections += [f"## {budget} tokens", markdown_table(["task", *configurations], cells)]
+    tasks = list(dict.fromkeys(row["task"] for row in rows))
+    sections += ["## Sink contextual score of the top heads without intervention (%; Tables 12-13)",
+                 markdown_table(["budget", *tasks, "mean", "STD"], _sink_table(rows)), f"Made by `{command_line()}`."]
+    (out / "table2_long_context.md").write_text("\n\n".join(sections) + "\n")
+    print("\n\n".join(sections))
+
+
+if __name__ == "__main__":
+    run_script(main)

@@ -1,0 +1,88 @@
+"""Long-context runs: scores equal an independent greedy generation, sink scores equal eager attention, resume,
+and the Table 2 script's differences to no intervention."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from focus_interp import long_context_evaluation
+from focus_interp.data.long_context import build_long_context_task
+from focus_interp.directions import Directions
+from focus_interp.generation import greedy_response
+from focus_interp.long_context_evaluation import long_context_configurations, read_long_context_results, run_long_context
+from focus_interp.long_context_metrics import score_response
+from focus_interp.prompts import build_prompt
+from focus_interp.sweeps import HeadSets
+from tests.conftest import eager_span_mass
+
+ROOT = Path(__file__).resolve().parents[1]
+RANKING = ((2, 1), (1, 3), (0, 0), (2, 2), (1, 0), (0, 3))
+
+
+@pytest.fixture
+def long_context_run(tiny_loaded, tmp_path):
+    loaded = tiny_loaded("llama", "sdpa")
+    samples = [s for task in ("json_kv", "ruler_mk_needle") for s in build_long_context_task(task, loaded.tokenizer, 420, 2, seed=1)]
+    generator = torch.Generator().manual_seed(0)
+    directions = Directions(torch.randn(3, 4, 16, generator=generator) * 4, torch.zeros(3, 4, 16))
+    configurations = long_context_configurations([2], [-0.5, 0.0, 0.5])
+    head_sets = HeadSets(RANKING, "hand ranking", loaded.architecture)
+    run = tmp_path / "run"
+    run_long_context(loaded, samples, run, configurations, head_sets, directions, max_new_tokens=4, progress=False)
+    return loaded, samples, run, configurations, head_sets, directions
+
+
+def test_scores_and_sink_equal_independent_computations(long_context_run):
+    loaded, samples, run, *_ = long_context_run
+    records = {r["id"]: r for r in map(json.loads, (run / "samples.jsonl").read_text().splitlines())}
+    for sample in samples:
+        prompt = build_prompt(loaded.tokenizer, sample.parts)
+        response = greedy_response(loaded, prompt, 4)
+        record = records[sample.id]
+        assert record["scores"]["none"] == score_response(sample, loaded.tokenizer.decode(response))
+        assert record["responses"]["focus_direction top k=2 alpha=0"] == record["responses"]["none"]
+        if response:
+            sink = eager_span_mass(loaded.hf_model, prompt, response, ["sink"]).mean(0)[..., 0]
+            expected = torch.stack([sink[layer, head] for layer, head in RANKING[:5]]).mean()
+            assert abs(record["sink"]["none"] - float(expected)) < 1e-5
+
+
+def test_results_hold_every_task_budget_and_configuration(long_context_run):
+    _, samples, run, configurations, *_ = long_context_run
+    rows = read_long_context_results(run / "results.csv")
+    assert len(rows) == 2 * len(configurations)
+    assert {row["n"] for row in rows} == {2}
+    assert {row["configuration"] for row in rows} == {c.name for c in configurations}
+
+
+def test_a_rerun_resumes_without_generating_again(long_context_run, monkeypatch):
+    loaded, samples, run, configurations, head_sets, directions = long_context_run
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a finished sample was generated again")
+
+    monkeypatch.setattr(long_context_evaluation, "generate_with_span_attention", fail)
+    summary = run_long_context(loaded, samples, run, configurations, head_sets, directions, max_new_tokens=4, progress=False)
+    assert summary["n_evaluated"] == len(samples)
+
+
+def test_table2_reports_differences_to_no_intervention(long_context_run, tmp_path):
+    _, _, run, *_ = long_context_run
+    out = tmp_path / "figures"
+    result = subprocess.run([sys.executable, str(ROOT / "analyses" / "table2_long_context.py"), str(run), "--out", str(out)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    rows = read_long_context_results(run / "results.csv")
+    base = {(r["task"], r["budget"]): r["score"] for r in rows if r["configuration"] == "none"}
+    lines = (out / "table2_long_context.csv").read_text().splitlines()[1:]
+    for line, row in zip(lines, rows):
+        assert abs(float(line.split(",")[6]) - (row["score"] - base[row["task"], row["budget"]])) < 1e-6
+    report = (out / "table2_long_context.md").read_text()
+    assert "## 420 tokens" in report
+    assert "STD" in report and (out / "table2_long_context.png").stat().st_size > 0
