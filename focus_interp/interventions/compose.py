@@ -35,7 +35,7 @@ def apply_interventions(loaded: LoadedModel, interventions: Sequence) -> None:
     """Write every intervention's edits into the current trace or generation step."""
     for intervention in interventions:
         intervention.check(loaded.architecture)
-    _check_split_softmax_overlap(interventions)
+    check_split_softmax_overlap(interventions)
     active = [intervention for intervention in interventions if not intervention.is_identity()]
     layers = sorted({layer for intervention in active for layer in intervention.layers()})
     for layer in layers:
@@ -47,7 +47,7 @@ def apply_interventions(loaded: LoadedModel, interventions: Sequence) -> None:
                     intervention.edit(loaded.architecture, layer, values)
 
 
-def _check_split_softmax_overlap(interventions: Sequence) -> None:
+def check_split_softmax_overlap(interventions: Sequence) -> None:
     """Two split softmaxes of one head would compound (the second reads the first's output): an error."""
     from focus_interp.interventions.attention_edit import SplitSoftmax, SplitSoftmaxRows
 

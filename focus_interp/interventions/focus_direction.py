@@ -68,7 +68,7 @@ class FocusDirection:
         check_heads(self.heads, architecture)
         if self.site == "pre_rope":
             for layer, heads in heads_by_layer(self.heads).items():
-                self._key_owners(architecture, layer, heads)
+                self.key_owners(architecture, layer, heads)
 
     def is_identity(self) -> bool:
         return self.alpha == 0
@@ -82,7 +82,7 @@ class FocusDirection:
             if architecture.n_groups == 1:
                 key[:, heads] += self._offsets(layer, heads, self.key, key)[None, :, None, :]
             return
-        owners = self._key_owners(architecture, layer, heads)
+        owners = self.key_owners(architecture, layer, heads)
         query_heads = rearrange(query, "b t (h d) -> b t h d", d=architecture.head_dim)
         query_heads[:, :, heads] += self._offsets(layer, heads, self.query, query)
         key_heads = rearrange(key, "b t (k d) -> b t k d", d=architecture.head_dim)
@@ -91,7 +91,7 @@ class FocusDirection:
     def _offsets(self, layer: int, heads: list[int], directions: Tensor, like: Tensor) -> Tensor:
         return (self.alpha * directions[layer, heads]).to(device=like.device, dtype=like.dtype)
 
-    def _key_owners(self, architecture: Architecture, layer: int, heads: list[int]) -> dict[int, int]:
+    def key_owners(self, architecture: Architecture, layer: int, heads: list[int]) -> dict[int, int]:
         """{KV head: the chosen query head whose d_K it takes}; an error when a group's d_K disagree."""
         owners: dict[int, int] = {}
         for head in heads:
