@@ -28,9 +28,10 @@ SHARED_COLOR = "tab:purple"
 
 
 def _top(rows: list[dict], column: str, k: int, run: str) -> list[dict]:
-    ranked = [row for row in rank_heads(rows, column) if not np.isnan(row[column])]
+    """The best ``k`` heads among those with a score above 0 (fewer when fewer have one)."""
+    ranked = [row for row in rank_heads(rows, column) if row[column] > 0]
     if not ranked:
-        raise FocusInterpError(f"{run} has no {column} scores yet: finish that run first")
+        raise FocusInterpError(f"{run} has no head with a {column} score above 0: finish that run or give it more tests")
     return ranked[:k]
 
 
@@ -43,7 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.k < 1:
         raise FocusInterpError(f"--k must be at least 1, got {args.k}")
-    runs = {"contextual": load_head_run(args.contextual), "retrieval": load_head_run(args.retrieval)}
+    runs = {"contextual": load_head_run(args.contextual, "R"), "retrieval": load_head_run(args.retrieval, "retrieval")}
     if runs["contextual"][1].get("model") != runs["retrieval"][1].get("model"):
         raise FocusInterpError(
             f"the runs are of different models: {runs['contextual'][1].get('model')} and {runs['retrieval'][1].get('model')}"
@@ -104,7 +105,8 @@ def main() -> None:
             "# Figure 9: contextual versus retrieval heads",
             f"Contextual run: {run_description(runs['contextual'][1])}. Retrieval run: "
             f"{runs['retrieval'][1].get('n_scored', '?')} needle tests ({Path(args.retrieval).name}).",
-            f"Shared by both top-{args.k} lists: {len(shared)} of {args.k}"
+            f"Heads with a score above 0: {len(top['contextual'])} contextual and {len(top['retrieval'])} retrieval "
+            f"in the top-{args.k} lists. Shared by both top-{args.k} lists: {len(shared)} of {args.k}"
             + (f": {', '.join(f'({l}, {h})' for l, h in sorted(shared))}." if shared else "."),
             markdown_table(["kind", "heads", "where", "heads not in the other list (layer, head)"], table),
             f"Made by `{command_line()}`.",

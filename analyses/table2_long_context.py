@@ -49,14 +49,21 @@ def _score_tables(rows: list[dict]) -> dict[int, tuple[list[str], list[str], np.
     return tables
 
 
-def _sink_table(rows: list[dict]) -> list[list]:
-    """Per budget: the no-intervention sink score (percent) of each task, their mean and standard deviation."""
+def _sink_table(rows: list[dict], tasks: list[str]) -> list[list]:
+    """Per budget: the no-intervention sink score (percent) of each of ``tasks``, "–" where a task has none at
+    that budget, then the mean and standard deviation over the scores present."""
     table = []
     for budget in sorted({row["budget"] for row in rows}):
         sinks = {row["task"]: 100 * row["sink"] for row in rows if row["budget"] == budget and row["configuration"] == BASELINE}
-        values = np.asarray(list(sinks.values()))
-        table.append([budget, *(f"{sinks[task]:.1f}" for task in sinks), f"{np.nanmean(values):.1f}", f"{np.nanstd(values):.1f}"])
+        values = np.asarray([sinks.get(task, np.nan) for task in tasks])
+        present = values[~np.isnan(values)]
+        spread = (present.mean(), present.std()) if present.size else (np.nan, np.nan)
+        table.append([budget, *map(_percent, values), *map(_percent, spread)])
     return table
+
+
+def _percent(value: float) -> str:
+    return "–" if np.isnan(value) else f"{value:.1f}"
 
 
 def main() -> None:
@@ -106,7 +113,7 @@ def main() -> None:
         sections += [f"## {budget} tokens", markdown_table(["task", *configurations], cells)]
     tasks = list(dict.fromkeys(row["task"] for row in rows))
     sections += ["## Sink contextual score of the top heads without intervention (%; Tables 12-13)",
-                 markdown_table(["budget", *tasks, "mean", "STD"], _sink_table(rows)), f"Made by `{command_line()}`."]
+                 markdown_table(["budget", *tasks, "mean", "STD"], _sink_table(rows, tasks)), f"Made by `{command_line()}`."]
     (out / "table2_long_context.md").write_text("\n\n".join(sections) + "\n")
     print("\n\n".join(sections))
 

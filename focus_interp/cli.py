@@ -166,14 +166,17 @@ def _retrieval_heads(args: argparse.Namespace) -> None:
     if len(lengths) < len(args.lengths):
         print(f"skipping lengths over the model's window ({window} tokens with the response): "
               f"{', '.join(str(length) for length in args.lengths if length > window)}")
-    tests = needle_tests(load_needles(args.needles, args.n_needles, args.seed), lengths, args.depths)
+    tests = needle_tests(load_needles(args.needles, args.n_needles, args.seed), list(dict.fromkeys(lengths)), list(dict.fromkeys(args.depths)))
     data = {"needles": str(args.needles), "n_needles": args.n_needles, "lengths": lengths, "depths": args.depths, "seed": args.seed}
     print(f"{len(tests)} needle tests into {args.out}")
-    summary = score_retrieval_heads(loaded, tests, args.out, args.haystack, data, args.max_new_tokens)
+    summary = score_retrieval_heads(loaded, tests, args.out, args.haystack, data, args.max_new_tokens, args.min_recall)
     if summary["n_skipped"]:
         print(f"skipped {summary['n_skipped']} tests (listed in meta.json), e.g.: {summary['skipped'][0]['reason']}")
     path = f"{args.out}/head_scores.csv"
-    print(f"\nneedle answer found in {summary['found'] or 0:.3f} of the responses")
+    print(f"\nmean ROUGE-1 recall of the answer {summary['recall'] or 0:.3f}; "
+          f"{summary['n_counted']} of {summary['n_scored']} tests recall it at least {args.min_recall:g} and count")
+    if not summary["n_counted"]:
+        raise FocusInterpError(f"no test recalled its answer (see {args.out}/samples.jsonl): pass --min-recall 0 to count every test")
     print(f"top {args.top} retrieval heads:")
     for row in rank_heads(read_head_scores(path), "retrieval")[: args.top]:
         print(f"  layer {row['layer']:>3} head {row['head']:>3}  retrieval {row['retrieval']:.3f}")
@@ -181,37 +184,44 @@ def _retrieval_heads(args: argparse.Namespace) -> None:
 
 
 def _long_context(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
     from focus_interp.data.long_context import available_tasks, budgets_for, build_long_context_task
     from focus_interp.directions import read_directions
     from focus_interp.heads import ranking_from
     from focus_interp.long_context_evaluation import long_context_configurations, read_long_context_results, run_long_context
     from focus_interp.sweeps import HeadSets, capped_k
 
+    sources = {"json_kv": args.kv_file, "rag_nq": args.nq_file}
+    for option, path in (("--kv-file", args.kv_file), ("--nq-file", args.nq_file)):
+        if path and not Path(path).is_file():
+            raise FocusInterpError(f"{option} {path} is not a file: pass an existing file or leave {option} out")
     loaded = _load(args)
     window = loaded.architecture.context_length
     budgets, skipped = budgets_for(window, args.max_new_tokens)
     if args.budgets:
-        budgets = [b for b in args.budgets if b + args.max_new_tokens + 1 <= window]
-        skipped = [b for b in args.budgets if b not in budgets]
+        requested = list(dict.fromkeys(args.budgets))
+        budgets = [b for b in requested if b + args.max_new_tokens + 1 <= window]
+        skipped = [b for b in requested if b not in budgets]
     if skipped:
         print(f"skipping budgets over the model's window of {window}: {', '.join(map(str, skipped))}")
     if not budgets:
         raise FocusInterpError("no budget fits the model's window: pass smaller --budgets")
-    sources = {"json_kv": args.kv_file, "rag_nq": args.nq_file}
     tasks = []
-    for task in args.tasks:
+    for task in dict.fromkeys(args.tasks):
         source = args.helmet if task.startswith("helmet_") else sources.get(task)
         reason = available_tasks(source).get(task, f"unknown task {task}")
         if reason:
             print(f"unavailable: {task}: {reason}")
         else:
             tasks.append((task, source))
-    samples = [
-        sample
-        for task, source in tasks
-        for budget in budgets
-        for sample in build_long_context_task(task, loaded.tokenizer, budget, args.n, args.seed, source)
-    ]
+    samples = []
+    for task, source in tasks:
+        for budget in budgets:
+            try:
+                samples += build_long_context_task(task, loaded.tokenizer, budget, args.n, args.seed, source)
+            except FocusInterpError as error:
+                print(f"unavailable: {task} at {budget} tokens: {error}")
     if not samples:
         raise FocusInterpError("no task is available: see the messages above")
     head_sets = HeadSets(tuple(ranking_from(args.heads, loaded.architecture, args.score)), str(args.heads), loaded.architecture, args.seed)
@@ -317,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--lengths", type=int, nargs="+", default=[1000, 2000, 4000, 8000], help="context lengths in tokens (capped by the window)")
     retrieval.add_argument("--depths", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 1.0], help="needle depths in [0, 1]")
     retrieval.add_argument("--max-new-tokens", type=int, default=50)
+    retrieval.add_argument("--min-recall", type=float, default=0.5, help="ROUGE-1 recall of the answer a test needs to count (0 counts all)")
     retrieval.add_argument("--out", required=True, help="run folder (a rerun resumes it)")
     retrieval.add_argument("--seed", type=int, default=0)
     retrieval.add_argument("--top", type=int, default=10, help="heads to print")

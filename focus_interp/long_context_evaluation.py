@@ -9,7 +9,9 @@ configuration) and ``meta.json``; a rerun resumes.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import math
 from pathlib import Path
 from typing import Sequence
@@ -23,7 +25,7 @@ from focus_interp.generation import check_fits_window
 from focus_interp.interventions import FocusDirection
 from focus_interp.long_context_metrics import score_response
 from focus_interp.models import LoadedModel
-from focus_interp.prompts import SINK, build_prompt
+from focus_interp.prompts import SINK, Segment, build_prompt
 from focus_interp.runs import RunFolder, evaluate_rows, read_csv_rows, sample_settings, write_atomic
 from focus_interp.scoring.response_attention import generate_with_span_attention
 from focus_interp.sweeps import Configuration, HeadSets
@@ -52,13 +54,14 @@ def run_long_context(
 
     The sink score of a response is the mean, over the top ``sink_heads`` heads of the ranking, of their
     attention on the first tokens averaged over the response rows (Tables 12-13). Samples whose prompt does not
-    fit the window are skipped and listed in ``meta.json``.
+    fit the window are skipped and listed in ``meta.json``. Each sample's content (``content_digest``) is pinned
+    with its id, so a rerun over changed samples with the same ids is refused rather than resumed.
     """
     edits = {c.name: _edit(loaded, c, head_sets, directions) for c in configurations}
     top = head_sets.ranking[:sink_heads]
     if not top:
         raise FocusInterpError("the head ranking is empty: pass a scoring run or a JSON head list")
-    rows = [{"id": sample.id, "question": sample.task, "sample": sample} for sample in samples]
+    rows = [{"id": sample.id, "question": content_digest(sample), "sample": sample} for sample in samples]
     settings = {
         **sample_settings(loaded.name, rows, data, max_new_tokens),
         "heads_source": head_sets.source,
@@ -89,6 +92,14 @@ def run_long_context(
         write_long_context_results(folder.path / "results.csv", records, configurations)
 
     return evaluate_rows(folder, rows, evaluate, records, write, loaded.name, "long-context samples", progress)
+
+
+def content_digest(sample: LongContextSample) -> str:
+    """A short sha256 of what a sample asks and how it is scored: its parts (segment names and text), answers,
+    metric and relevance labels."""
+    parts = [[part.name, part.text] if isinstance(part, Segment) else part for part in sample.parts]
+    content = json.dumps([parts, sample.answers, sample.metric, sample.qrels], sort_keys=True)
+    return hashlib.sha256(content.encode()).hexdigest()[:16]
 
 
 def _edit(loaded: LoadedModel, configuration: Configuration, head_sets: HeadSets, directions: Directions | None) -> list:

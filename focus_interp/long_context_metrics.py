@@ -7,6 +7,7 @@ by the name a sample carries in its ``metric`` field (``METRICS``); ``score_resp
 from __future__ import annotations
 
 import math
+from collections import Counter
 import re
 from typing import Mapping, Sequence
 
@@ -15,7 +16,7 @@ from focus_interp.metrics import best_subspan_em, normalize_answer
 
 METRICS = (
     "substring_em",
-    "substring_em_all",
+    "ruler_recall",
     "ndcg@10",
     "classification_accuracy",
     "multiple_choice_accuracy",
@@ -30,13 +31,15 @@ def substring_exact_match(prediction: str, answers: Sequence[str]) -> float:
     return best_subspan_em(prediction, answers)
 
 
-def substring_em_all(prediction: str, answers: Sequence[str]) -> float:
-    """1.0 if every answer, SQuAD-normalised, is a substring of the normalised prediction, else 0.0.
+def ruler_recall(prediction: str, answers: Sequence[str]) -> float:
+    """The fraction of ``answers`` (RULER's expected values) that are substrings of ``prediction``, case ignored.
 
-    For RULER's multi-value needles, where the response must list all the values.
+    HELMET's score for RULER's needles: a response listing 3 of 4 values scores 0.75.
     """
-    prediction = normalize_answer(prediction)
-    return float(all(normalize_answer(answer) in prediction for answer in answers))
+    if not answers:
+        raise FocusInterpError("ruler_recall needs at least one expected value: give the sample its answers")
+    prediction = prediction.lower()
+    return sum(answer.lower() in prediction for answer in answers) / len(answers)
 
 
 def parse_ranking(text: str) -> list[str]:
@@ -54,9 +57,9 @@ def parse_ranking(text: str) -> list[str]:
 def ndcg_at_10(ranked_ids: Sequence[str], qrels: Mapping[str, int]) -> float:
     """NDCG@10 of a ranking (passage ids, best first) against relevance labels (passage id -> label >= 0).
 
-    DCG = sum over the first 10 distinct ids of (2^rel - 1) / log2(rank + 1), rank 1-based, rel 0 for an id
-    without a label; divided by the DCG of the labels sorted best first; 0.0 when that ideal DCG is 0.
-    trec_eval's ndcg_cut uses the linear gain rel instead of 2^rel - 1: the two agree on 0/1 labels.
+    DCG = sum over the first 10 distinct ids of rel / log2(rank + 1), rank 1-based, rel 0 for an id without a
+    label; divided by the DCG of the labels sorted best first; 0.0 when that ideal DCG is 0. The gain is linear
+    in rel, as in trec_eval's ndcg_cut_10, which HELMET reports (not 2^rel - 1).
     """
     gains = [qrels.get(passage, 0) for passage in list(dict.fromkeys(ranked_ids))[:10]]
     ideal = _dcg(sorted(qrels.values(), reverse=True)[:10])
@@ -64,7 +67,7 @@ def ndcg_at_10(ranked_ids: Sequence[str], qrels: Mapping[str, int]) -> float:
 
 
 def _dcg(labels: Sequence[int]) -> float:
-    return sum((2**label - 1) / math.log2(rank + 1) for rank, label in enumerate(labels, start=1))
+    return sum(label / math.log2(rank + 1) for rank, label in enumerate(labels, start=1))
 
 
 def parse_answer_line(response: str, prefix: str = "Answer:") -> str:
@@ -99,12 +102,23 @@ def multiple_choice_accuracy(prediction: str, answers: Sequence[str]) -> float:
 def rouge_f1(prediction: str, references: Sequence[str]) -> float:
     """ROUGE-L F1 of ``prediction``, the best over ``references``.
 
-    Tokens are the runs of [a-z0-9] of the lower-cased text (ROUGE's tokenizer, without its Porter stemmer);
-    precision and recall are the longest common subsequence over the prediction's and the reference's token
-    counts; F1 is 0.0 when either side has no tokens.
+    Tokens are the runs of [a-z0-9] of the lower-cased text (ROUGE's tokenizer); precision and recall are the
+    longest common subsequence over the prediction's and the reference's token counts; F1 is 0.0 when either
+    side has no tokens. HELMET's rouge_score also reduces tokens to their Porter stems, so it scores inflected
+    forms ("cats" and "cat") as equal where this function does not.
     """
     predicted = _rouge_tokens(prediction)
     return max((_lcs_f1(predicted, _rouge_tokens(reference)) for reference in references), default=0.0)
+
+
+def rouge1_recall(prediction: str, reference: str) -> float:
+    """ROUGE-1 recall: the share of ``reference``'s tokens (ROUGE's tokenizer, as ``rouge_f1``) found in
+    ``prediction``, each counted at most as often as it occurs there; 0.0 for a reference without tokens."""
+    reference_tokens = _rouge_tokens(reference)
+    if not reference_tokens:
+        return 0.0
+    overlap = Counter(_rouge_tokens(prediction)) & Counter(reference_tokens)
+    return sum(overlap.values()) / len(reference_tokens)
 
 
 def _rouge_tokens(text: str) -> list[str]:
@@ -141,8 +155,8 @@ def score(metric: str, prediction: str, answers: Sequence[str], qrels: Mapping[s
     """
     if metric == "substring_em":
         return substring_exact_match(prediction, answers)
-    if metric == "substring_em_all":
-        return substring_em_all(prediction, answers)
+    if metric == "ruler_recall":
+        return ruler_recall(prediction, answers)
     if metric == "ndcg@10":
         if qrels is None:
             raise FocusInterpError("metric 'ndcg@10' needs qrels: pass the sample's qrels")

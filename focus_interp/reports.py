@@ -13,13 +13,18 @@ from focus_interp.errors import FocusInterpError
 from focus_interp.heads import read_head_scores
 
 
-def load_head_run(folder: str | Path) -> tuple[list[dict], dict]:
-    """The rows of ``head_scores.csv`` and the ``meta.json`` of a scoring run folder."""
+def load_head_run(folder: str | Path, column: str = "R") -> tuple[list[dict], dict]:
+    """The rows of ``head_scores.csv`` and the ``meta.json`` of a scoring run folder whose scores have ``column``
+    (R for contextual scoring, retrieval for retrieval scoring)."""
     folder = Path(folder)
     meta_path = folder / "meta.json"
+    command = "retrieval-heads" if column == "retrieval" else "heads"
     if not meta_path.is_file():
-        raise FocusInterpError(f"{folder} is not a run folder (no meta.json): run `focus-interp heads --out {folder}` first")
-    return read_head_scores(folder / "head_scores.csv"), json.loads(meta_path.read_text())
+        raise FocusInterpError(f"{folder} is not a run folder (no meta.json): run `focus-interp {command} --out {folder}` first")
+    rows = read_head_scores(folder / "head_scores.csv")
+    if rows and column not in rows[0]:
+        raise FocusInterpError(f"{folder} has no {column} scores: pass a run of `focus-interp {command}`")
+    return rows, json.loads(meta_path.read_text())
 
 
 def score_grid(rows: list[dict], column: str) -> np.ndarray:

@@ -150,6 +150,7 @@ def process_rows(
             else:
                 folder.append(record)
                 records.append(record)
+                done.add(row["id"])
             if after_each is not None:
                 after_each()
             bar.update()

@@ -64,7 +64,7 @@ def test_multi_value_needles_are_four_gold_segments_in_prompt_order():
     starts = [prompt.spans[name][0] for name in sample.gold_segments]
     assert starts == sorted(starts)
     assert [prompt.text.index(value) for value in sample.answers] == sorted(prompt.text.index(v) for v in sample.answers)
-    assert sample.metric == "substring_em_all"
+    assert sample.metric == "ruler_recall"
 
 
 @pytest.mark.parametrize("task", GENERATED)
@@ -309,3 +309,8 @@ def test_budgets_for_keeps_what_fits_and_one_power_of_two_for_short_windows():
 def test_every_task_names_a_metric_and_a_helmet_category():
     assert {info.metric for info in TASKS.values()} <= set(METRICS)
     assert {info.category for info in TASKS.values()} == {"recall", "rag", "rerank", "icl", "longqa"}
+
+
+def test_ruler_needle_tasks_are_scored_by_ruler_recall():
+    needles = ("ruler_mk_needle", "ruler_mv_needle", "helmet_recall_ruler_mk_needle", "helmet_recall_ruler_mv_needle")
+    assert {TASKS[task].metric for task in needles} == {"ruler_recall"}

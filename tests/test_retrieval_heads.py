@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from focus_interp.data.needles import NEEDLE, generated_needles, haystack_text, needle_prompt, needle_tests
+from focus_interp.data.needles import NEEDLE, answer_span, generated_needles, haystack_text, needle_prompt, needle_tests
 from focus_interp.heads import rank_heads, read_head_scores
 from focus_interp.scoring import retrieval
 from focus_interp.scoring.response_attention import generate_reading_rows
@@ -49,8 +51,8 @@ def test_argmax_rows_are_those_of_eager_attention(tiny_loaded, family):
 def test_a_run_writes_retrieval_scores_and_resumes(tiny_loaded, tmp_path, monkeypatch):
     loaded = tiny_loaded("llama", "sdpa")
     tests = needle_tests(generated_needles(1), [300, 350], [0.5])
-    summary = score_retrieval_heads(loaded, tests, tmp_path, max_new_tokens=4, progress=False)
-    assert summary["n_scored"] == 2
+    summary = score_retrieval_heads(loaded, tests, tmp_path, max_new_tokens=4, min_recall=0.0, progress=False)
+    assert summary["n_scored"] == summary["n_counted"] == 2
     rows = read_head_scores(tmp_path / "head_scores.csv")
     assert len(rows) == 3 * 4 and set(rows[0]) == {"layer", "head", "retrieval"}
     assert rank_heads(rows, "retrieval")[0]["retrieval"] >= 0.0
@@ -59,7 +61,25 @@ def test_a_run_writes_retrieval_scores_and_resumes(tiny_loaded, tmp_path, monkey
         raise AssertionError("a finished test was scored again")
 
     monkeypatch.setattr(retrieval, "score_needle_prompt", fail)
-    assert score_retrieval_heads(loaded, tests, tmp_path, max_new_tokens=4, progress=False)["n_scored"] == 2
+    assert score_retrieval_heads(loaded, tests, tmp_path, max_new_tokens=4, min_recall=0.0, progress=False)["n_scored"] == 2
+
+
+def test_tests_that_do_not_recall_the_answer_do_not_count(tiny_loaded, tmp_path):
+    loaded = tiny_loaded("llama", "sdpa")
+    tests = needle_tests(generated_needles(1), [300], [0.5])
+    summary = score_retrieval_heads(loaded, tests, tmp_path, max_new_tokens=3, min_recall=1.0, progress=False)
+    assert summary["n_scored"] == 1 and summary["n_counted"] == 0
+    assert all(math.isnan(row["retrieval"]) for row in read_head_scores(tmp_path / "head_scores.csv"))
+
+
+def test_the_answer_span_holds_the_answer_tokens_inside_the_needle(tiny_loaded):
+    tokenizer = tiny_loaded("llama").tokenizer
+    needle = generated_needles(1)[0]
+    prompt = needle_prompt(tokenizer, haystack_text("synthetic", 5_000), needle_tests([needle], [350], [0.5])[0])
+    start, end = answer_span(prompt, tokenizer, needle["answer"])
+    needle_start, needle_end = prompt.spans[NEEDLE]
+    assert needle_start < start < end <= needle_end
+    assert tokenizer.decode(prompt.input_ids[start:end]).strip() == needle["answer"]
 
 
 def test_a_test_over_the_window_is_skipped_and_listed(tiny_loaded, tmp_path):

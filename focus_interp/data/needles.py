@@ -50,11 +50,13 @@ def read_needles(path: str | Path) -> list[dict]:
 
 
 def generated_needles(n: int = 3, seed: int = 0) -> list[dict]:
-    """``n`` seeded needles about invented people: each a sentence, a question it answers, and the answer."""
+    """``n`` seeded needles about distinct invented people: each a sentence, a question it answers, and the answer."""
+    if not 1 <= n <= len(_GENERATED_PEOPLE):
+        raise FocusInterpError(f"between 1 and {len(_GENERATED_PEOPLE)} needles can be generated, got {n}")
     rng = random.Random(seed)
     needles = []
-    for _ in range(n):
-        person, place, thing = rng.choice(_GENERATED_PEOPLE), rng.choice(_GENERATED_PLACES), rng.choice(_GENERATED_THINGS)
+    for person in rng.sample(_GENERATED_PEOPLE, n):
+        place, thing = rng.choice(_GENERATED_PLACES), rng.choice(_GENERATED_THINGS)
         needles.append(
             {
                 "needle": f"The thing {person} hid in {place} is {thing}.",
@@ -66,7 +68,9 @@ def generated_needles(n: int = 3, seed: int = 0) -> list[dict]:
 
 
 def load_needles(source: str | Path = "generated", n: int | None = None, seed: int = 0) -> list[dict]:
-    """Needles from ``source`` (a JSONL file, or "generated"), the first ``n`` of them (all when None)."""
+    """Needles from ``source`` (a JSONL file, or "generated"), the first ``n`` of them (all, or 3 generated, when None)."""
+    if n is not None and n < 1:
+        raise FocusInterpError(f"the number of needles must be at least 1, got {n}")
     needles = generated_needles(n or 3, seed) if str(source) == "generated" else read_needles(source)
     return needles[:n] if n else needles
 
@@ -129,6 +133,22 @@ def needle_prompt(tokenizer, haystack: str, test: dict, sink_tokens: int = 2) ->
     before = " " + before if before else ""
     after = " " + after if after and not after.startswith(" ") else after
     return build_prompt(tokenizer, parts(before, after), sink_tokens=sink_tokens)
+
+
+def answer_span(prompt: Prompt, tokenizer, answer: str) -> tuple[int, int]:
+    """The tokens of ``answer`` inside the needle: where its token ids occur exactly, else where Wu et al. find it
+    (the first window of its token count whose distinct ids hold more than 90% of its distinct ids), else the
+    whole needle."""
+    start, end = prompt.spans[NEEDLE]
+    candidates = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in (" " + answer, answer)]
+    windows = [(first, ids) for ids in candidates for first in range(start, end - len(ids) + 1)]
+    for first, ids in windows:
+        if list(prompt.input_ids[first : first + len(ids)]) == ids:
+            return first, first + len(ids)
+    for first, ids in windows:
+        if len(set(ids) & set(prompt.input_ids[first : first + len(ids)])) > 0.9 * len(set(ids)):
+            return first, first + len(ids)
+    return start, end
 
 
 def _sentence_end_before(text: str, position: int) -> int:

@@ -1,9 +1,10 @@
 """Retrieval heads (Wu et al., 2024): the heads that copy the needle while the model answers a needle question.
 
-At each greedy decoding step, a head scores 1/|needle| when its most-attended position (the argmax of the row
-that predicts the token) lies in the needle and holds the token being generated. A test's score is the sum over
-its steps; a head's retrieval score is the mean over the tests (needles x context lengths x depths). Rows are
-read as in contextual scoring: one row per layer and step, never a T x T matrix.
+At each greedy decoding step, a head scores 1/|answer| when its most-attended position (the argmax of the row
+that predicts the token) lies in the needle's answer tokens and holds the token being generated. A test's score
+is the sum over its steps; as in Wu et al., a test counts only when the response recalls the answer (ROUGE-1
+recall at least ``min_recall``, 0.5), and a head's retrieval score is the mean over the counted tests (needles x
+context lengths x depths). Rows are read as in contextual scoring: one row per layer and step, never T x T.
 
 A run folder holds ``samples.jsonl`` (per test: response, needle span, per-head score), ``head_scores.csv``
 (``layer,head,retrieval``) and ``meta.json``; a rerun resumes.
@@ -21,9 +22,10 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from focus_interp.data.needles import NEEDLE, haystack_text, needle_prompt
+from focus_interp.data.needles import answer_span, haystack_text, needle_prompt
 from focus_interp.generation import check_fits_window
-from focus_interp.metrics import best_subspan_em
+from focus_interp.errors import FocusInterpError
+from focus_interp.long_context_metrics import rouge1_recall
 from focus_interp.models import LoadedModel
 from focus_interp.prompts import Prompt
 from focus_interp.runs import RunFolder, process_rows, sample_settings, write_atomic
@@ -53,14 +55,17 @@ def _newest_argmax(probabilities: Tensor, end: int) -> Tensor:
     return probabilities.argmax(dim=-1) + (end - probabilities.shape[-1])
 
 
-def score_needle_prompt(loaded: LoadedModel, prompt: Prompt, max_new_tokens: int = 50) -> tuple[list[int], Tensor]:
-    """The greedy response to a needle prompt and every head's retrieval score [layers, heads] on it."""
+def score_needle_prompt(
+    loaded: LoadedModel, prompt: Prompt, answer: tuple[int, int], max_new_tokens: int = 50
+) -> tuple[list[int], Tensor]:
+    """The greedy response to a needle prompt and every head's retrieval score [layers, heads] on the token span
+    ``answer`` = [start, end)."""
     check_fits_window(loaded, len(prompt), max_new_tokens)
     response, rows = generate_reading_rows(loaded, prompt, _newest_argmax, max_new_tokens)
     if not response:
         return response, torch.zeros(loaded.architecture.n_layers, loaded.architecture.n_heads)
     positions = torch.stack(rows[: len(response)])
-    return response, retrieval_score(positions, response, prompt.input_ids + tuple(response), prompt.spans[NEEDLE])
+    return response, retrieval_score(positions, response, prompt.input_ids + tuple(response), answer)
 
 
 def score_retrieval_heads(
@@ -70,27 +75,40 @@ def score_retrieval_heads(
     haystack: str | Path = "synthetic",
     data: dict | None = None,
     max_new_tokens: int = 50,
+    min_recall: float = 0.5,
     progress: bool = True,
 ) -> dict:
     """Score every test (rows of ``needle_tests``) not yet in ``out``; rewrite ``head_scores.csv`` and
-    ``meta.json``; returns the meta summary. A test whose prompt does not fit the window is skipped and listed."""
-    folder = RunFolder(out, sample_settings(loaded.name, tests, {"haystack": str(haystack), **(data or {})}, max_new_tokens))
+    ``meta.json``; returns the meta summary. A test whose prompt does not fit the window is skipped and listed.
+    The run pins the needles' text and ``min_recall`` as well as the tests."""
+    if not 0.0 <= min_recall <= 1.0:
+        raise FocusInterpError(f"min_recall must lie in [0, 1], got {min_recall}")
+    needles = sorted({(test["needle"], test["answer"]) for test in tests})
+    settings = {
+        **sample_settings(loaded.name, tests, {"haystack": str(haystack), **(data or {})}, max_new_tokens),
+        "needles": [list(needle) for needle in needles],
+        "min_recall": min_recall,
+    }
+    folder = RunFolder(out, settings)
     records, skipped = folder.records(), []
     text = haystack_text(haystack, HAYSTACK_CHARACTERS_PER_TOKEN * max(test["length"] for test in tests))
 
     def score(test: dict) -> dict:
         prompt = needle_prompt(loaded.tokenizer, text, test)
-        response, scores = score_needle_prompt(loaded, prompt, max_new_tokens)
+        span = answer_span(prompt, loaded.tokenizer, test["answer"])
+        response, scores = score_needle_prompt(loaded, prompt, span, max_new_tokens)
         answer = loaded.tokenizer.decode(response)
+        recall = rouge1_recall(answer, test["answer"])
         return {
             "id": test["id"],
             "question": test["question"],
             "length": test["length"],
             "depth": test["depth"],
             "prompt_tokens": len(prompt),
-            "needle_span": list(prompt.spans[NEEDLE]),
+            "answer_span": list(span),
             "response": answer,
-            "found": best_subspan_em(answer, [test["answer"]]),
+            "recall": recall,
+            "counted": recall >= min_recall,
             "scores": {"retrieval": [[round(float(x), 8) for x in layer] for layer in scores]},
         }
 
@@ -98,13 +116,15 @@ def score_retrieval_heads(
         process_rows(folder, tests, score, records, skipped, "retrieval tests", progress)
     finally:
         architecture = loaded.architecture
-        write_retrieval_scores(folder.path / "head_scores.csv", records, architecture.n_layers, architecture.n_heads)
+        counted = [record for record in records if record["counted"]]
+        write_retrieval_scores(folder.path / "head_scores.csv", counted, architecture.n_layers, architecture.n_heads)
         summary = {
             "model": loaded.name,
             "n_scored": len(records),
+            "n_counted": len(counted),
             "n_skipped": len(skipped),
             "skipped": skipped,
-            "found": float(np.mean([r["found"] for r in records])) if records else None,
+            "recall": float(np.mean([r["recall"] for r in records])) if records else None,
         }
         folder.write_meta(summary)
     return summary

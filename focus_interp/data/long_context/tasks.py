@@ -63,8 +63,8 @@ class LongContextSample:
 
 TASKS: dict[str, TaskInfo] = {
     "json_kv": TaskInfo("recall", "substring_em", False),
-    "ruler_mk_needle": TaskInfo("recall", "substring_em", False),
-    "ruler_mv_needle": TaskInfo("recall", "substring_em_all", False),
+    "ruler_mk_needle": TaskInfo("recall", "ruler_recall", False),
+    "ruler_mv_needle": TaskInfo("recall", "ruler_recall", False),
     "rag_nq": TaskInfo("rag", "substring_em", False),
     **{f"helmet_rag_kilt_{name}": TaskInfo("rag", "substring_em", True) for name in KILT},
     "helmet_rerank_msmarco": TaskInfo("rerank", "ndcg@10", True),
@@ -72,8 +72,8 @@ TASKS: dict[str, TaskInfo] = {
     "helmet_longqa_infbench_qa": TaskInfo("longqa", "rouge_l_f1", True),
     "helmet_longqa_infbench_mc": TaskInfo("longqa", "multiple_choice_accuracy", True),
     "helmet_recall_json_kv": TaskInfo("recall", "substring_em", True),
-    "helmet_recall_ruler_mk_needle": TaskInfo("recall", "substring_em", True),
-    "helmet_recall_ruler_mv_needle": TaskInfo("recall", "substring_em_all", True),
+    "helmet_recall_ruler_mk_needle": TaskInfo("recall", "ruler_recall", True),
+    "helmet_recall_ruler_mv_needle": TaskInfo("recall", "ruler_recall", True),
 }
 
 
