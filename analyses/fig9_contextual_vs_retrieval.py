@@ -35,6 +35,10 @@ def _top(rows: list[dict], column: str, k: int, run: str) -> list[dict]:
     return ranked[:k]
 
 
+def _retrieval_description(meta: dict) -> str:
+    return f"{meta.get('n_scored', '?')} needle tests, {meta.get('n_counted', '?')} recalling the answer"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("contextual", help="contextual scoring run folder")
@@ -77,7 +81,7 @@ def main() -> None:
     layer_axis.set_ylim(-0.5, n_layers - 0.5)
     layer_axis.legend(fontsize=8)
     figure.suptitle(
-        f"contextual: {run_description(runs['contextual'][1])}; retrieval: {runs['retrieval'][1].get('n_scored', '?')} needle tests",
+        f"contextual: {run_description(runs['contextual'][1])}; retrieval: {_retrieval_description(runs['retrieval'][1])}",
         fontsize=9,
     )
     figure.tight_layout()
@@ -104,7 +108,7 @@ def main() -> None:
         [
             "# Figure 9: contextual versus retrieval heads",
             f"Contextual run: {run_description(runs['contextual'][1])}. Retrieval run: "
-            f"{runs['retrieval'][1].get('n_scored', '?')} needle tests ({Path(args.retrieval).name}).",
+            f"{_retrieval_description(runs['retrieval'][1])} ({Path(args.retrieval).name}).",
             f"Heads with a score above 0: {len(top['contextual'])} contextual and {len(top['retrieval'])} retrieval "
             f"in the top-{args.k} lists. Shared by both top-{args.k} lists: {len(shared)} of {args.k}"
             + (f": {', '.join(f'({l}, {h})' for l, h in sorted(shared))}." if shared else "."),
