@@ -12,7 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from focus_interp.errors import FocusInterpError
 

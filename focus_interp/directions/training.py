@@ -17,7 +17,7 @@ import torch
 from einops import rearrange
 from jaxtyping import Float
 from torch import Tensor
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from focus_interp.architecture import Architecture
 from focus_interp.attention import attention_bias
