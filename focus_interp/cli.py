@@ -166,6 +166,8 @@ def _retrieval_heads(args: argparse.Namespace) -> None:
     if len(lengths) < len(args.lengths):
         print(f"skipping lengths over the model's window ({window} tokens with the response): "
               f"{', '.join(str(length) for length in args.lengths if length > window)}")
+    if not lengths:
+        raise FocusInterpError(f"no length fits the model's window ({window} tokens with the response): pass smaller --lengths")
     tests = needle_tests(load_needles(args.needles, args.n_needles, args.seed), list(dict.fromkeys(lengths)), list(dict.fromkeys(args.depths)))
     data = {"needles": str(args.needles), "n_needles": args.n_needles, "lengths": lengths, "depths": args.depths, "seed": args.seed}
     print(f"{len(tests)} needle tests into {args.out}")
@@ -175,6 +177,8 @@ def _retrieval_heads(args: argparse.Namespace) -> None:
     path = f"{args.out}/head_scores.csv"
     print(f"\nmean ROUGE-1 recall of the answer {summary['recall'] or 0:.3f}; "
           f"{summary['n_counted']} of {summary['n_scored']} tests recall it at least {args.min_recall:g} and count")
+    if not summary["n_scored"]:
+        raise FocusInterpError(f"no test could be scored (see {args.out}/meta.json), e.g.: {summary['skipped'][0]['reason']}")
     if not summary["n_counted"]:
         raise FocusInterpError(f"no test recalled its answer (see {args.out}/samples.jsonl): pass --min-recall 0 to count every test")
     print(f"top {args.top} retrieval heads:")

@@ -31,10 +31,15 @@ def cut_at_stop(tokens: Sequence[int], stops: Sequence[int]) -> list[int]:
     return list(tokens)
 
 
-def check_fits_window(loaded: LoadedModel, n_prompt: int, max_new_tokens: int) -> None:
-    """An error when the prompt plus the response (and one more decoding step) exceeds the model's window."""
+def check_max_new_tokens(max_new_tokens: int) -> None:
+    """An error when a response may have no token."""
     if max_new_tokens < 1:
         raise FocusInterpError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
+
+
+def check_fits_window(loaded: LoadedModel, n_prompt: int, max_new_tokens: int) -> None:
+    """An error when the prompt plus the response (and one more decoding step) exceeds the model's window."""
+    check_max_new_tokens(max_new_tokens)
     window = loaded.architecture.context_length
     if n_prompt + max_new_tokens + 1 > window:
         raise FocusInterpError(

@@ -99,8 +99,10 @@ def ranking_from(path: str | Path, architecture: Architecture, score: str = "R")
     if path.is_dir():
         path = path / "head_scores.csv"
     if path.suffix == ".json":
-        return heads_from_json(path, architecture)
-    rows = read_head_scores(path)
-    heads = [(row["layer"], row["head"]) for row in rank_heads(rows, score)]
-    check_heads(heads, architecture)
+        heads = heads_from_json(path, architecture)
+    else:
+        heads = [(row["layer"], row["head"]) for row in rank_heads(read_head_scores(path), score)]
+        check_heads(heads, architecture)
+    if not heads:
+        raise FocusInterpError(f"{path} ranks no heads: pass a scoring run folder or a non-empty JSON [[layer, head], ...]")
     return heads

@@ -74,6 +74,8 @@ def run_script(main) -> None:
         main()
     except FocusInterpError as error:
         sys.exit(f"{Path(sys.argv[0]).name}: error: {error}")
+    except (FileExistsError, NotADirectoryError) as error:  # making the --out folder where a file is
+        sys.exit(f"{Path(sys.argv[0]).name}: error: cannot make the folder {error.filename} ({error.strerror}): pass another --out")
 
 
 BASELINE_LINES = {

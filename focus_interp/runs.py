@@ -15,6 +15,7 @@ from typing import Callable
 from tqdm import tqdm
 
 from focus_interp.errors import FocusInterpError
+from focus_interp.generation import check_max_new_tokens
 
 _VERSIONED = ("focus-interp", "torch", "transformers", "nnsight")
 
@@ -39,7 +40,9 @@ def rows_fingerprint(rows) -> str:
 
 
 def sample_settings(model: str, rows, data: dict | None, max_new_tokens: int) -> dict:
-    """The settings every run over samples pins: model, data source, which rows, and the response length."""
+    """The settings every run over samples pins: model, data source, which rows, and the response length (an
+    error when it is below 1, before any run folder is made)."""
+    check_max_new_tokens(max_new_tokens)
     return {"model": model, "data": data or {}, "rows": rows_fingerprint(rows), "n": len(rows), "max_new_tokens": max_new_tokens}
 
 
@@ -71,8 +74,9 @@ class RunFolder:
         self.settings = settings
         self.samples_path = self.path / "samples.jsonl"
         self.meta_path = self.path / "meta.json"
-        if self.path.exists() and not self.path.is_dir():
-            raise FocusInterpError(f"{self.path} is a file: --out must name a folder")
+        in_the_way = next((path for path in (self.path, *self.path.parents) if path.exists() and not path.is_dir()), None)
+        if in_the_way is not None:
+            raise FocusInterpError(f"{in_the_way} is a file: --out must name a folder")
         self.path.mkdir(parents=True, exist_ok=True)
         self._check_or_write_meta()
 

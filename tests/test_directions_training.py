@@ -106,7 +106,7 @@ def test_training_raises_the_gold_span_mass(tiny_loaded, tmp_path):
     assert torch.equal(again.directions.query, result.directions.query)
 
 
-def test_directions_run_writes_a_checked_file_and_loss_curves(tiny_loaded, tmp_path, monkeypatch):
+def test_directions_run_writes_a_checked_file_and_loss_curves_and_resumes(tiny_loaded, tmp_path, monkeypatch):
     from focus_interp.directions import cache as cache_module
     from focus_interp.directions import load_directions
     from focus_interp.directions.run import train_directions_run
@@ -131,6 +131,10 @@ def test_directions_run_writes_a_checked_file_and_loss_curves(tiny_loaded, tmp_p
     assert float(directions.metadata["final_loss"]) == pytest.approx(summary["final_loss"], abs=1e-6)
     assert len((tmp_path / "losses.csv").read_text().splitlines()) == 1 + 2 * 3
     assert (tmp_path / "losses.png").stat().st_size > 0
+    from focus_interp.directions import run as run_module
+
+    monkeypatch.setattr(run_module, "train_directions", lambda *args: pytest.fail("a finished run trained again"))
+    assert train_directions_run(loaded, ROWS, tmp_path, {"source": "synthetic"}, epochs=2, max_new_tokens=3, progress=False) == summary
 
 
 def test_pre_rope_directions_train_and_apply_on_a_gqa_model(tiny_loaded, tmp_path):

@@ -37,10 +37,12 @@ def read_needles(path: str | Path) -> list[dict]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
-            raise FocusInterpError(f"{path}:{number} is not valid JSON") from None
+            raise FocusInterpError(f"{path}:{number} is not valid JSON: fix that line or pass 'generated'") from None
         missing = {"needle", "question"} - set(record if isinstance(record, dict) else ())
         if missing:
             raise FocusInterpError(f"{path}:{number} lacks {', '.join(sorted(missing))}: each line needs needle and question")
+        if not all(isinstance(record.get(key, ""), str) for key in ("needle", "question", "real_needle")):
+            raise FocusInterpError(f"{path}:{number}: needle, question and real_needle must be strings")
         needles.append(
             {"needle": record["needle"].strip(), "question": record["question"].strip(), "answer": record.get("real_needle", record["needle"]).strip()}
         )
@@ -123,7 +125,9 @@ def needle_prompt(tokenizer, haystack: str, test: dict, sink_tokens: int = 2) ->
     overhead = len(build_prompt(tokenizer, parts("", ""), sink_tokens=sink_tokens))
     budget = test["length"] - overhead
     if budget < 1:
-        raise FocusInterpError(f"context length {test['length']} is shorter than the question and needle ({overhead} tokens)")
+        raise FocusInterpError(
+            f"context length {test['length']} is shorter than the question and needle ({overhead} tokens): ask for a longer one"
+        )
     offsets = tokenizer(haystack, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
     if len(offsets) < budget:
         raise FocusInterpError(f"the haystack has {len(offsets)} tokens, fewer than the {budget} asked for: give a longer haystack")

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from focus_interp.directions.cache import build_cache
-from focus_interp.directions.files import Directions, save_directions
+from focus_interp.directions.files import Directions, load_directions, save_directions
 from focus_interp.directions.training import train_directions
 from focus_interp.errors import FocusInterpError
 from focus_interp.models import LoadedModel
@@ -32,15 +32,19 @@ def train_directions_run(
     cache_dtype: str = "float16",
     progress: bool = True,
 ) -> dict:
-    """Cache every row (resuming), train, write the directions file and the loss curves; returns a summary."""
-    if epochs < 1 or lr <= 0:
+    """Cache every row (resuming), train, write the directions file and the loss curves; returns a summary.
+
+    A rerun whose directions file was trained with the same settings on the same cache reads it instead of
+    training again."""
+    if epochs < 1 or not lr > 0:
         raise FocusInterpError(f"epochs must be >= 1 and lr > 0, got {epochs} and {lr}")
     out = Path(out)
     cache = build_cache(loaded, rows, out / "cache", site, data, max_new_tokens, cache_dtype, progress)
     shards = cache.pop("shards")
-    result = train_directions(loaded.architecture, shards, site, epochs, lr, init_std, seed, progress)
-    final_loss = float(result.losses[-1].mean())
-    metadata = {
+    if not shards:
+        reasons = [item["reason"] for item in cache["skipped"]] or ["no rows were given"]
+        raise FocusInterpError(f"no sample could be cached to train on (see {out / 'cache' / 'meta.json'}), e.g.: {reasons[0]}")
+    settings = {
         "model": loaded.name,
         "config_fingerprint": loaded.architecture.config_fingerprint,
         "data": json.dumps(data or {}),
@@ -49,17 +53,22 @@ def train_directions_run(
         "lr": str(lr),
         "init_std": str(init_std),
         "seed": str(seed),
-        "final_loss": f"{final_loss:.6f}",
     }
-    directions = Directions(result.directions.query, result.directions.key, site, metadata)
-    save_directions(out / "directions.safetensors", directions)
-    lines = ["epoch,layer,loss"] + [
-        f"{epoch + 1},{layer},{float(result.losses[epoch, layer]):.6f}"
-        for epoch in range(epochs)
-        for layer in range(loaded.architecture.n_layers)
-    ]
-    write_atomic(out / "losses.csv", "\n".join(lines) + "\n")
-    _plot_losses(result.losses, out / "losses.png", loaded.name)
+    path = out / "directions.safetensors"
+    directions = _trained_with(path, settings, site)
+    if directions is None:
+        result = train_directions(loaded.architecture, shards, site, epochs, lr, init_std, seed, progress)
+        metadata = {**settings, "final_loss": f"{float(result.losses[-1].mean()):.6f}"}
+        directions = Directions(result.directions.query, result.directions.key, site, metadata)
+        lines = ["epoch,layer,loss"] + [
+            f"{epoch + 1},{layer},{float(result.losses[epoch, layer]):.6f}"
+            for epoch in range(epochs)
+            for layer in range(loaded.architecture.n_layers)
+        ]
+        write_atomic(out / "losses.csv", "\n".join(lines) + "\n")
+        _plot_losses(result.losses, out / "losses.png", loaded.name)
+        save_directions(path, directions)
+    final_loss = float(directions.metadata["final_loss"])
     norms = directions.query.norm(dim=-1), directions.key.norm(dim=-1)
     return {
         **cache,
@@ -68,6 +77,19 @@ def train_directions_run(
         "query_norm_mean": float(norms[0].mean()),
         "key_norm_mean": float(norms[1].mean()),
     }
+
+
+def _trained_with(path: Path, settings: dict[str, str], site: str) -> Directions | None:
+    """The directions at ``path`` when a finished run wrote them with ``settings`` at ``site`` (its loss curves
+    included), else None."""
+    if not (path.is_file() and path.with_name("losses.csv").is_file() and path.with_name("losses.png").is_file()):
+        return None
+    try:
+        directions = load_directions(path)
+    except FocusInterpError:
+        return None
+    kept = {key: directions.metadata.get(key) for key in settings}
+    return directions if kept == settings and directions.site == site and "final_loss" in directions.metadata else None
 
 
 def _plot_losses(losses, path: Path, model: str) -> None:

@@ -14,6 +14,7 @@ model does). Sites:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -45,6 +46,8 @@ class FocusDirection:
     def __post_init__(self):
         if self.site not in SITES:
             raise FocusInterpError(f"site '{self.site}' is not one of {', '.join(SITES)}")
+        if not math.isfinite(self.alpha):
+            raise FocusInterpError(f"alpha must be a finite number (negative values are allowed), got {self.alpha}")
         if self.query.shape != self.key.shape or self.query.dim() != 3:
             raise FocusInterpError(
                 f"directions must be two [layers, heads, head_dim] tensors, got {tuple(self.query.shape)} and "

@@ -15,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
+from focus_interp.errors import FocusInterpError
 from focus_interp.generation import check_fits_window
 from focus_interp.models import LoadedModel
 from focus_interp.runs import RunFolder, process_rows, sample_settings, write_atomic
@@ -45,6 +46,8 @@ def score_heads(
     ``interventions`` (position-free, e.g. focus directions) apply to both prompts of every sample;
     ``interventions_settings`` describes them in ``meta.json`` (settings a resumed run must match).
     """
+    if sink_tokens < 0:
+        raise FocusInterpError(f"sink_tokens must be 0 or more, got {sink_tokens}")
     settings = {
         **sample_settings(loaded.name, rows, data, max_new_tokens),
         "sink_tokens": sink_tokens,

@@ -89,9 +89,9 @@ def score_retrieval_heads(
         "needles": [list(needle) for needle in needles],
         "min_recall": min_recall,
     }
+    text = haystack_text(haystack, HAYSTACK_CHARACTERS_PER_TOKEN * max(test["length"] for test in tests))
     folder = RunFolder(out, settings)
     records, skipped = folder.records(), []
-    text = haystack_text(haystack, HAYSTACK_CHARACTERS_PER_TOKEN * max(test["length"] for test in tests))
 
     def score(test: dict) -> dict:
         prompt = needle_prompt(loaded.tokenizer, text, test)

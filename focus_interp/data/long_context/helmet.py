@@ -417,10 +417,13 @@ def seeded_records(path: Path, seed: int) -> Iterator[tuple[int, dict]]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as handle:
         starts, position = [], 0
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                starts.append((number, position))
-            position += len(line)
+        try:
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    starts.append((number, position))
+                position += len(line)
+        except (OSError, EOFError) as error:  # e.g. a .gz name on a file that is not gzipped, or a cut-short one
+            raise FocusInterpError(f"cannot read {path} ({error}): fix or download the file again") from None
         if not starts:
             raise FocusInterpError(f"{path} is empty: expected one JSON object per line")
         for index in _shuffled_order(len(starts), seed):
