@@ -60,15 +60,17 @@ def _directions_intervention(args: argparse.Namespace, loaded) -> tuple[list, di
         return [], None
     from focus_interp.directions import read_directions
     from focus_interp.heads import ranking_from
-    from focus_interp.interventions import FocusDirection
+    from focus_interp.sweeps import Configuration, HeadSets, focus_direction_edit
 
     if args.direction_heads is None:
         raise FocusInterpError("--directions needs --direction-heads (a scoring run folder or a JSON head list)")
     if args.direction_k < 1:
         raise FocusInterpError(f"--direction-k must be at least 1, got {args.direction_k}")
     directions = read_directions(args.directions, loaded.architecture)
-    heads = tuple(ranking_from(args.direction_heads, loaded.architecture)[: args.direction_k])
-    edit = FocusDirection(heads, directions.query, directions.key, args.alpha, directions.site)
+    ranking = HeadSets(tuple(ranking_from(args.direction_heads, loaded.architecture)), str(args.direction_heads), loaded.architecture)
+    configuration = Configuration("focus_direction", "top", min(args.direction_k, len(ranking.ranking)), alpha=args.alpha)
+    edit = focus_direction_edit(configuration, ranking, directions, loaded.architecture)
+    heads = edit.heads
     settings = {
         "directions": str(args.directions), "fingerprint": directions.fingerprint(), "site": directions.site, "heads_source": str(args.direction_heads),
         "k": args.direction_k, "heads": [list(head) for head in heads], "alpha": args.alpha,

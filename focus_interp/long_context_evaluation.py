@@ -22,13 +22,12 @@ from focus_interp.data.long_context import LongContextSample
 from focus_interp.directions import Directions
 from focus_interp.errors import FocusInterpError
 from focus_interp.generation import check_fits_window
-from focus_interp.interventions import FocusDirection
 from focus_interp.long_context_metrics import score_response
 from focus_interp.models import LoadedModel
 from focus_interp.prompts import SINK, Segment, build_prompt
 from focus_interp.runs import RunFolder, evaluate_rows, read_csv_rows, sample_settings, write_atomic
 from focus_interp.scoring.response_attention import generate_with_span_attention
-from focus_interp.sweeps import Configuration, HeadSets
+from focus_interp.sweeps import Configuration, HeadSets, focus_direction_edit
 
 RESULT_COLUMNS = ("task", "category", "budget", "configuration", "n", "score", "sink")
 
@@ -108,11 +107,7 @@ def _edit(loaded: LoadedModel, configuration: Configuration, head_sets: HeadSets
         return []
     if configuration.intervention != "focus_direction":
         raise FocusInterpError(f"long-context runs take no intervention or focus directions, not {configuration.intervention}")
-    if directions is None:
-        raise FocusInterpError("focus-direction configurations need a directions file (--directions)")
-    edit = FocusDirection(head_sets.heads(configuration), directions.query, directions.key, configuration.alpha, directions.site)
-    edit.check(loaded.architecture)
-    return [edit]
+    return [focus_direction_edit(configuration, head_sets, directions, loaded.architecture)]
 
 
 def write_long_context_results(path: Path, records: list[dict], configurations: Sequence[Configuration]) -> None:

@@ -126,14 +126,15 @@ def run_sweep(
     if batch_size < 1:
         raise FocusInterpError(f"batch_size must be at least 1, got {batch_size}")
     for configuration in configurations:
-        if configuration.intervention == "focus_direction" and directions is None:
-            raise FocusInterpError("focus-direction configurations need a directions file")
-        heads = head_sets.heads(configuration) if configuration.heads else ()
+        if configuration.heads:
+            head_sets.heads(configuration)
         if configuration.tau is not None:
             check_tau(configuration.tau)
-        if configuration.intervention == "focus_direction":
-            edit = FocusDirection(heads, directions.query, directions.key, configuration.alpha, directions.site)
-            edit.check(loaded.architecture)
+    direction_edits = {
+        c.name: focus_direction_edit(c, head_sets, directions, loaded.architecture)
+        for c in configurations
+        if c.intervention == "focus_direction"
+    }
     settings = {
         **sample_settings(loaded.name, rows, data, max_new_tokens),
         "heads_source": head_sets.source,
@@ -147,7 +148,7 @@ def run_sweep(
     plain: dict[tuple[int, ...], list[int]] = {}
 
     def evaluate(row: dict) -> dict:
-        return _evaluate_row(loaded, row, configurations, head_sets, max_new_tokens, directions, batch_size, plain)
+        return _evaluate_row(loaded, row, configurations, head_sets, max_new_tokens, direction_edits, batch_size, plain)
 
     def write() -> None:
         write_results(folder.path / "results.csv", records, configurations, head_sets)
@@ -155,8 +156,19 @@ def run_sweep(
     return evaluate_rows(folder, rows, evaluate, records, write, loaded.name, "evaluating", progress)
 
 
-def _evaluate_row(loaded, row, configurations, head_sets, max_new_tokens, directions, batch_size, plain) -> dict:
-    """One sample's record. ``plain`` memoises responses without intervention by prompt: the gold-only and
+def focus_direction_edit(
+    configuration: Configuration, head_sets: HeadSets, directions: Directions | None, architecture: Architecture
+) -> FocusDirection:
+    """The focus direction of a configuration on its heads, checked against the model."""
+    if directions is None:
+        raise FocusInterpError("focus-direction configurations need a directions file (--directions)")
+    edit = FocusDirection(head_sets.heads(configuration), directions.query, directions.key, configuration.alpha, directions.site)
+    edit.check(architecture)
+    return edit
+
+
+def _evaluate_row(loaded, row, configurations, head_sets, max_new_tokens, direction_edits, batch_size, plain) -> dict:
+    """One sample's record; ``direction_edits`` holds the focus direction of each such configuration by name. ``plain`` memoises responses without intervention by prompt: the gold-only and
     no-gold prompts of one question are the same for each of its gold positions."""
     tokenizer = loaded.tokenizer
     prompt = build_prompt(tokenizer, long_parts(row))
@@ -178,8 +190,7 @@ def _evaluate_row(loaded, row, configurations, head_sets, max_new_tokens, direct
                 plain[baseline.input_ids] = greedy_response(loaded, baseline, max_new_tokens)
             responses[configuration.name] = plain[baseline.input_ids]
         elif configuration.intervention == "focus_direction":
-            heads = head_sets.heads(configuration)
-            edit = FocusDirection(heads, directions.query, directions.key, configuration.alpha, directions.site)
+            edit = direction_edits[configuration.name]
             responses[configuration.name] = generate_with_interventions(loaded, prompt, [edit], max_new_tokens)
     texts = {name: tokenizer.decode(ids) for name, ids in responses.items()}
     return {
