@@ -163,14 +163,12 @@ def _retrieval_heads(args: argparse.Namespace) -> None:
     from focus_interp.scoring.retrieval import score_retrieval_heads
 
     loaded = _load(args)
-    window = loaded.architecture.context_length - args.max_new_tokens - 1
-    lengths = [length for length in args.lengths if length <= window]
-    if len(lengths) < len(args.lengths):
-        print(f"skipping lengths over the model's window ({window} tokens with the response): "
-              f"{', '.join(str(length) for length in args.lengths if length > window)}")
+    lengths, skipped = _fitting(args.lengths, loaded, args.max_new_tokens)
+    if skipped:
+        print(f"skipping lengths over the model's window of {loaded.architecture.context_length} with the response: {', '.join(map(str, skipped))}")
     if not lengths:
-        raise FocusInterpError(f"no length fits the model's window ({window} tokens with the response): pass smaller --lengths")
-    tests = needle_tests(load_needles(args.needles, args.n_needles, args.seed), list(dict.fromkeys(lengths)), list(dict.fromkeys(args.depths)))
+        raise FocusInterpError(f"no length fits the model's window of {loaded.architecture.context_length} with the response: pass smaller --lengths")
+    tests = needle_tests(load_needles(args.needles, args.n_needles, args.seed), lengths, list(dict.fromkeys(args.depths)))
     data = {"needles": str(args.needles), "n_needles": args.n_needles, "lengths": lengths, "depths": args.depths, "seed": args.seed}
     print(f"{len(tests)} needle tests into {args.out}")
     summary = score_retrieval_heads(loaded, tests, args.out, args.haystack, data, args.max_new_tokens, args.min_recall)
@@ -187,6 +185,14 @@ def _retrieval_heads(args: argparse.Namespace) -> None:
     for row in rank_heads(read_head_scores(path), "retrieval")[: args.top]:
         print(f"  layer {row['layer']:>3} head {row['head']:>3}  retrieval {row['retrieval']:.3f}")
     print(f"written: {path}")
+
+
+def _fitting(lengths: list[int], loaded, max_new_tokens: int) -> tuple[list[int], list[int]]:
+    """(kept, skipped) prompt lengths, without repeats: kept ones leave room in the model's window for the response
+    and one more decoding step."""
+    room = loaded.architecture.context_length - max_new_tokens - 1
+    unique = list(dict.fromkeys(lengths))
+    return [n for n in unique if n <= room], [n for n in unique if n > room]
 
 
 def _long_context(args: argparse.Namespace) -> None:
@@ -206,9 +212,7 @@ def _long_context(args: argparse.Namespace) -> None:
     window = loaded.architecture.context_length
     budgets, skipped = budgets_for(window, args.max_new_tokens)
     if args.budgets:
-        requested = list(dict.fromkeys(args.budgets))
-        budgets = [b for b in requested if b + args.max_new_tokens + 1 <= window]
-        skipped = [b for b in requested if b not in budgets]
+        budgets, skipped = _fitting(args.budgets, loaded, args.max_new_tokens)
     if skipped:
         print(f"skipping budgets over the model's window of {window}: {', '.join(map(str, skipped))}")
     if not budgets:

@@ -257,7 +257,7 @@ def test_prompts_over_the_window_are_skipped_with_a_note(inputs, tmp_path, capsy
 @pytest.mark.parametrize(
     "name, options, match",
     [
-        ("retrieval-heads", ["--lengths", "5000"], "no length fits the model's window (509 tokens with the response): pass smaller --lengths"),
+        ("retrieval-heads", ["--lengths", "5000"], "no length fits the model's window of 512 with the response: pass smaller --lengths"),
         ("long-context", ["--budgets", "5000"], "no budget fits the model's window: pass smaller --budgets"),
     ],
 )
