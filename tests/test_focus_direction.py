@@ -119,3 +119,38 @@ def test_directions_of_another_model_are_a_clear_error(tiny_loaded):
         _read_edited(loaded, [FocusDirection(((0, 0),), wrong, wrong, 0.5)])
     with pytest.raises(FocusInterpError, match="site 'middle'"):
         FocusDirection(((0, 0),), _directions(0), _directions(1), 0.5, site="middle")
+
+
+class UniformHeads:
+    """The README's example of a user's own intervention: zero the queries of ``heads`` of one layer after RoPE,
+    so their attention is uniform over the positions each token sees."""
+
+    stage = "post_rope"
+
+    def __init__(self, layer, heads):
+        self.layer, self.heads = layer, list(heads)
+
+    def layers(self):
+        return {self.layer}
+
+    def check(self, architecture):
+        if self.layer >= architecture.n_layers:
+            raise FocusInterpError(f"layer {self.layer} is beyond the model's {architecture.n_layers}")
+
+    def is_identity(self):
+        return not self.heads
+
+    def edit(self, architecture, layer, values):
+        query, key = values
+        query[:, self.heads] = 0
+
+
+def test_a_users_own_intervention_composes_with_a_focus_direction_in_one_trace(tiny_loaded):
+    loaded = tiny_loaded("llama", "eager")
+    direction = FocusDirection(((LAYER, 3),), _directions(0), _directions(1), 0.7)
+    alone = _read_edited(loaded, [direction])
+    both = _read_edited(loaded, [UniformHeads(LAYER, [1]), direction])
+    positions = IDS.shape[1]
+    uniform = torch.tril(torch.ones(positions, positions)) / torch.arange(1, positions + 1)[:, None]
+    torch.testing.assert_close(both["p"][0, 1], uniform, atol=1e-6, rtol=0)
+    assert torch.equal(both["p"][:, 3], alone["p"][:, 3])
