@@ -11,14 +11,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 from focus_interp.errors import FocusInterpError
-from focus_interp.reports import command_line, load_head_run, markdown_table, run_description, score_grid, run_script
+from focus_interp.reports import command_line, load_head_run, markdown_table, plot_head_grid, run_description, score_grid, run_script
 
 THRESHOLDS = (0.2, 0.1, 0.05)
 
@@ -43,15 +39,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     n_layers, n_heads = grid.shape
 
-    figure, axis = plt.subplots(figsize=(max(4.0, 0.45 * n_heads + 2), max(4.0, 0.22 * n_layers + 1.5)))
-    image = axis.imshow(grid, aspect="auto", cmap="viridis", origin="lower", vmin=0)
-    axis.set_xlabel("head")
-    axis.set_ylabel("layer")
-    axis.set_xticks(range(n_heads))
-    axis.set_title(f"Relevant score R per head\n{run_description(meta)}", fontsize=9)
-    figure.colorbar(image, ax=axis, label="mean attention on the gold document")
-    figure.tight_layout()
-    figure.savefig(out / "fig2_head_locations.png", dpi=150)
+    plot_head_grid(grid, f"Relevant score R per head\n{run_description(meta)}", out / "fig2_head_locations.png")
 
     header = "layer," + ",".join(f"head_{h}" for h in range(n_heads))
     np.savetxt(out / "fig2_head_locations.csv", np.column_stack([np.arange(n_layers), grid]), delimiter=",",

@@ -17,12 +17,12 @@ def _load(args: argparse.Namespace):
 
 def _dataset(args: argparse.Namespace):
     """The rows to score and the description of their source kept in the run's meta.json."""
-    from focus_interp.data import load_multidoc_qa
+    from focus_interp.data import default_gold_positions, load_multidoc_qa
 
     options = {
         "split": args.split,
         "n": args.n,
-        "gold_positions": tuple(args.gold_positions),
+        "gold_positions": tuple(args.gold_positions or default_gold_positions(args.documents)),
         "n_documents": args.documents,
         "distractors": args.distractors,
         "seed": args.seed,
@@ -84,25 +84,23 @@ def _heads(args: argparse.Namespace) -> None:
 
 
 def _demo(args: argparse.Namespace) -> None:
-    from focus_interp.data import gold_segment, long_parts
-    from focus_interp.generation import greedy_response
-    from focus_interp.metrics import best_subspan_em
-    from focus_interp.prompts import build_prompt
+    from dataclasses import replace
 
-    rows, data = _dataset(args)
+    from focus_interp.demo import DEFAULT_SIZES, QUICK_SIZES, run_demo
+
+    sizes = QUICK_SIZES if args.quick else DEFAULT_SIZES
+    sizes = replace(sizes, **{name: value for name in ("n_train", "n_test") if (value := getattr(args, name)) is not None})
+    out = args.out or ("runs/demo-quick" if args.quick else "runs/demo")
     loaded = _load(args)
     print(loaded.describe())
-    sample = rows[0]
-    prompt = build_prompt(loaded.tokenizer, long_parts(sample))
-    answer = loaded.tokenizer.decode(greedy_response(loaded, prompt, max_new_tokens=args.max_new_tokens))
-    gold = prompt.spans[gold_segment(sample)]
-    print(f"\na question ({args.documents} documents, {len(prompt)} tokens, gold document at tokens {gold}):")
-    print(f"  question  {sample['question']}")
-    print(f"  expected  {sample['answers'][0]}")
-    print(f"  model     {answer.strip()}")
-    print(f"  exact match {best_subspan_em(answer, sample['answers']):.0f}")
-    print(f"\nscoring heads on {len(rows)} samples into {args.out}")
-    _score(args, loaded, rows, data)
+    numbers = run_demo(loaded, out, sizes, args.seed)
+    top = ", ".join(f"L{row['layer']}H{row['head']} {row['R']:.3f}" for row in numbers["heads"]["top"][:5])
+    print(f"\ntop 5 contextual heads (R = mean attention on the gold document): {top}")
+    print(f"EM on {numbers['evaluation']['n']} test samples:")
+    for row in numbers["evaluation"]["em"]:
+        strength = f"tau {row['tau']:g}" if row["tau"] is not None else f"alpha {row['alpha']:+g}" if row["alpha"] is not None else ""
+        print(f"  {row['intervention']:<16} {row['heads'] and row['heads'] + ' ' + str(row['k']):<10} {strength:<10} {row['em']:.3f}")
+    print(f"written: {out}/report.md (figures, numbers.json, em.csv, top_heads.csv)")
 
 
 K_GRID = ["1", "5", "10", "20", "30", "50", "100", "150", "200", "all"]
@@ -276,12 +274,12 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", default=None, help="where converted GGUF weights are kept")
 
 
-def _add_scoring_options(parser: argparse.ArgumentParser, data: str, n: int, out: str | None, gold_positions) -> None:
-    parser.add_argument("--data", default=data, help="'synthetic', nq-open-oracle.jsonl.gz, or a Lost-in-the-Middle folder")
+def _add_scoring_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", default="synthetic", help="'synthetic', nq-open-oracle.jsonl.gz, or a Lost-in-the-Middle folder")
     parser.add_argument("--split", default="train", choices=["train", "test", "all"])
-    parser.add_argument("--n", type=int, default=n, help="samples to score (question x gold position)")
-    parser.add_argument("--out", default=out, required=out is None, help="run folder (a rerun resumes it)")
-    parser.add_argument("--gold-positions", type=int, nargs="+", default=gold_positions)
+    parser.add_argument("--n", type=int, default=100, help="samples to score (question x gold position)")
+    parser.add_argument("--out", required=True, help="run folder (a rerun resumes it)")
+    parser.add_argument("--gold-positions", type=int, nargs="+", help="1-based (default: those of 1 5 10 15 20 within --documents)")
     parser.add_argument("--documents", type=int, default=20, help="documents per prompt")
     parser.add_argument("--distractors", default="hard", choices=["hard", "random"], help="oracle-file distractors")
     parser.add_argument("--max-new-tokens", type=int, default=32)
@@ -295,11 +293,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="the whole method on the embedded default model and generated data")
     _add_model_options(demo)
-    _add_scoring_options(demo, "synthetic", 10, "runs/demo", [1, 5, 10, 15, 20])
+    demo.add_argument("--quick", action="store_true", help="a small run (about 3 minutes) instead of the default (about 20)")
+    demo.add_argument("--n-train", type=int, help="train samples (default: 24, quick 3)")
+    demo.add_argument("--n-test", type=int, help="test samples (default: 15, quick 3)")
+    demo.add_argument("--seed", type=int, default=0, help="seeds the generated data, the random heads and the training")
+    demo.add_argument("--out", help="report folder (default: runs/demo, quick runs/demo-quick; a rerun resumes it)")
     demo.set_defaults(run=_demo)
     heads = commands.add_parser("heads", help="score every head's attention on relevant context (contextual heads)")
     _add_model_options(heads)
-    _add_scoring_options(heads, "synthetic", 100, None, [1, 5, 10, 15, 20])
+    _add_scoring_options(heads)
     heads.add_argument("--directions", help="score under a focus direction from this file (Table 3)")
     heads.add_argument("--direction-heads", help="ranking whose top --direction-k heads get the direction")
     heads.add_argument("--direction-k", type=int, default=5)
@@ -307,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     heads.set_defaults(run=_heads)
     compensate = commands.add_parser("compensate", help="split-softmax sweep over top-k heads and tau, with baselines")
     _add_model_options(compensate)
-    _add_scoring_options(compensate, "synthetic", 100, None, [1, 5, 10, 15, 20])
+    _add_scoring_options(compensate)
     _add_heads_options(compensate)
     compensate.add_argument("--taus", type=float, nargs="+", default=[0.1, 0.3, 0.6, 1.5, 1000.0])
     compensate.add_argument("--batch-size", type=int, default=16, help="configurations decoded together")
@@ -315,14 +317,14 @@ def build_parser() -> argparse.ArgumentParser:
     compensate.set_defaults(run=_compensate, split="test")
     evaluate = commands.add_parser("evaluate", help="focus directions on top-k heads at one or several alphas, with baselines")
     _add_model_options(evaluate)
-    _add_scoring_options(evaluate, "synthetic", 100, None, [1, 5, 10, 15, 20])
+    _add_scoring_options(evaluate)
     _add_heads_options(evaluate)
     evaluate.add_argument("--directions", required=True, help="a directions file (.safetensors with q and k) or a folder of the authors' released .pth files")
     evaluate.add_argument("--alphas", type=float, nargs="+", default=[-1.0, -0.5, -0.2, 0.2, 0.3, 0.4, 0.5, 1.0])
     evaluate.set_defaults(run=_evaluate, split="test")
     train = commands.add_parser("train-directions", help="cache activations and train focus directions of every head")
     _add_model_options(train)
-    _add_scoring_options(train, "synthetic", 100, None, [1, 5, 10, 15, 20])
+    _add_scoring_options(train)
     train.add_argument("--site", default="post_rope", choices=["post_rope", "pre_rope"])
     train.add_argument("--epochs", type=int, default=10)
     train.add_argument("--lr", type=float, default=1e-3)

@@ -37,6 +37,26 @@ def score_grid(rows: list[dict], column: str) -> np.ndarray:
     return grid
 
 
+def plot_head_grid(grid: np.ndarray, title: str, path: Path) -> None:
+    """A layer x head heatmap of R ([layers, heads], attention mass in [0, 1]) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n_layers, n_heads = grid.shape
+    figure, axis = plt.subplots(figsize=(max(4.0, 0.45 * n_heads + 2), max(4.0, 0.22 * n_layers + 1.5)))
+    image = axis.imshow(grid, aspect="auto", cmap="viridis", origin="lower", vmin=0)
+    axis.set_xlabel("head")
+    axis.set_ylabel("layer")
+    axis.set_xticks(range(n_heads))
+    axis.set_title(title, fontsize=9)
+    figure.colorbar(image, ax=axis, label="mean attention on the gold document")
+    figure.tight_layout()
+    figure.savefig(path, dpi=150)
+    plt.close(figure)
+
+
 def command_line() -> str:
     """The command that is running, as a user would type it from the project folder."""
     script = Path(sys.argv[0])

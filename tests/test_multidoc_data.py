@@ -99,6 +99,13 @@ def test_synthetic_is_seeded():
     assert load_multidoc_qa(n=10, seed=3)["question"] != load_multidoc_qa(n=10, seed=4)["question"]
 
 
+@pytest.mark.parametrize("n_documents, positions", [(20, [1, 5, 10, 15, 20]), (12, [1, 5, 10]), (5, [1, 5]), (3, [1])])
+def test_default_gold_positions_are_the_papers_that_fit_the_documents(n_documents, positions):
+    rows = load_multidoc_qa(n=len(positions), n_documents=n_documents)
+    assert rows["gold_position"] == positions
+    assert all(len(row["documents"]) == n_documents and row["documents"][row["gold_position"] - 1]["is_gold"] for row in rows)
+
+
 def test_n_takes_whole_questions_in_order():
     rows = load_multidoc_qa(n=100)
     indices = rows["question_index"]

@@ -1,6 +1,6 @@
 """Datasets: multi-document QA (generated here, or read from a user's files) and its prompt format."""
 
-from focus_interp.data.loading import load_multidoc_qa
+from focus_interp.data.loading import default_gold_positions, load_multidoc_qa
 from focus_interp.data.multidoc import (
     INSTRUCTION,
     document_name,
@@ -15,6 +15,7 @@ from focus_interp.data.synthetic import synthetic_multidoc_qa
 
 __all__ = [
     "INSTRUCTION",
+    "default_gold_positions",
     "document_name",
     "gold_parts",
     "gold_segment",

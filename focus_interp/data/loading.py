@@ -45,7 +45,7 @@ def load_multidoc_qa(
     *,
     split: str = "train",
     n: int | None = None,
-    gold_positions: Sequence[int] = (1, 5, 10, 15, 20),
+    gold_positions: Sequence[int] | None = None,
     n_documents: int = 20,
     distractors: str = "hard",
     seed: int = 0,
@@ -62,7 +62,7 @@ def load_multidoc_qa(
     ``distractors`` applies to the oracle file only ("hard", the default, is accepted for the other sources).
     ``documents`` are in prompt order (``title``, ``text``, ``is_gold``; title and text stripped of surrounding
     white space), exactly one gold at 1-based ``gold_position``; a question keeps the same distractors at every
-    gold position.
+    gold position. ``gold_positions`` default to those of 1, 5, 10, 15 and 20 that fit ``n_documents``.
 
     A question that cannot get ``n_documents - 1`` distractors has no rows (in the NQ-Open oracle file with 20
     documents: question 1840 only, whose answer "S" is in every passage).
@@ -72,7 +72,7 @@ def load_multidoc_qa(
     "all". Rows are ordered by ``question_index`` (the question's line in the file, or its number in the
     generator), then by ``gold_positions``; ``n`` keeps the first ``n`` rows, so whole questions come first.
     """
-    positions = _check_arguments(split, n, gold_positions, n_documents, distractors)
+    positions = _check_arguments(split, n, default_gold_positions(n_documents) if gold_positions is None else gold_positions, n_documents, distractors)
     if str(source) == "synthetic":
         # Each block of 100 questions gives 50 to each split.
         blocks = math.ceil(math.ceil((n or 0) / len(positions)) / (SYNTHETIC_BLOCK // 2))
@@ -148,6 +148,11 @@ def _split_synthetic(n_questions: int, split: str, seed: int) -> list[int]:
         half = SYNTHETIC_BLOCK // 2
         indices += sorted(order[:half] if split == "train" else order[half:])
     return indices
+
+
+def default_gold_positions(n_documents: int) -> tuple[int, ...]:
+    """The paper's gold positions 1, 5, 10, 15 and 20 that fit ``n_documents`` (1-based)."""
+    return tuple(position for position in (1, 5, 10, 15, 20) if position <= n_documents)
 
 
 def _check_arguments(

@@ -1,0 +1,235 @@
+"""The whole method on one model and generated data, from head scoring to focus directions, into a report folder.
+
+``OUT/heads/`` scores every head on the train samples (contextual heads); ``OUT/directions/`` caches the train
+samples' activations and trains focus directions; ``OUT/evaluation/`` answers the test samples under each
+configuration (no intervention, gold document alone, distractors alone, split softmax on the top-k and on k random
+heads, focus directions at +alpha and -alpha on the top-k heads and at +alpha on k random heads). Each is a run
+folder that a rerun resumes. ``OUT/report.md`` embeds the figures (``heads.png``, ``em.png``,
+``directions/losses.png``); ``numbers.json``, ``em.csv`` and ``top_heads.csv`` hold every number it shows, and
+``timings.json`` the wall time of each stage (the only output that changes from run to run).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from focus_interp.data import load_multidoc_qa
+from focus_interp.directions import read_directions
+from focus_interp.directions.run import train_directions_run
+from focus_interp.errors import FocusInterpError
+from focus_interp.heads import rank_heads, read_head_scores
+from focus_interp.models import LoadedModel
+from focus_interp.reports import markdown_table, plot_head_grid, score_grid
+from focus_interp.runs import write_atomic
+from focus_interp.scoring.heads_run import score_heads
+from focus_interp.sweeps import BASELINES, Configuration, HeadSets, read_results, run_sweep
+
+
+@dataclass(frozen=True)
+class DemoSizes:
+    """How much the demo runs: samples (question x gold position) per split, documents per prompt, response
+    tokens, heads k, split-softmax tau, focus-direction strength alpha and training epochs."""
+
+    n_train: int
+    n_test: int
+    n_documents: int
+    gold_positions: tuple[int, ...]
+    max_new_tokens: int
+    k: int
+    tau: float
+    alpha: float
+    epochs: int
+
+    def check(self, n_heads: int) -> None:
+        if self.n_train < 1 or self.n_test < 1:
+            raise FocusInterpError(f"the demo needs at least 1 train and 1 test sample, got {self.n_train} and {self.n_test}")
+        if not 1 <= self.k <= n_heads:
+            raise FocusInterpError(f"k must be between 1 and the model's {n_heads} heads, got {self.k}")
+
+
+DEFAULT_SIZES = DemoSizes(24, 15, 20, (1, 10, 20), 32, 20, 0.1, 0.5, 10)
+QUICK_SIZES = DemoSizes(3, 3, 10, (1, 5, 10), 32, 10, 0.1, 0.5, 5)
+
+
+def demo_configurations(sizes: DemoSizes) -> list[Configuration]:
+    """The baselines, split softmax on the top-k and k random heads, focus directions at +-alpha on the top-k
+    and at +alpha on k random heads."""
+    k, tau, alpha = sizes.k, sizes.tau, sizes.alpha
+    return [Configuration(name) for name in BASELINES] + [
+        Configuration("split_softmax", "top", k, tau=tau),
+        Configuration("split_softmax", "random", k, tau=tau),
+        Configuration("focus_direction", "top", k, alpha=alpha),
+        Configuration("focus_direction", "top", k, alpha=-alpha),
+        Configuration("focus_direction", "random", k, alpha=alpha),
+    ]
+
+
+def run_demo(loaded: LoadedModel, out: str | Path, sizes: DemoSizes = DEFAULT_SIZES, seed: int = 0, progress: bool = True) -> dict:
+    """Run (or resume) every stage into ``out`` and write the report; returns the numbers of ``numbers.json``."""
+    architecture = loaded.architecture
+    sizes.check(architecture.n_layers * architecture.n_heads)
+    out = Path(out)
+    data = {"source": "synthetic", "n_documents": sizes.n_documents, "gold_positions": list(sizes.gold_positions), "seed": seed}
+    rows = {
+        split: load_multidoc_qa(
+            "synthetic", split=split, n=n, gold_positions=sizes.gold_positions, n_documents=sizes.n_documents, seed=seed
+        )
+        for split, n in (("train", sizes.n_train), ("test", sizes.n_test))
+    }
+    timings: dict[str, float] = {}
+
+    def stage(name: str, message: str, work):
+        print(f"\n{message}", flush=True)
+        started = time.perf_counter()
+        result = work()
+        timings[name] = round(time.perf_counter() - started, 1)
+        return result
+
+    scoring = stage(
+        "heads", f"1/3 scoring every head on {sizes.n_train} train samples into {out / 'heads'}",
+        lambda: score_heads(loaded, rows["train"], out / "heads", {**data, "split": "train"}, sizes.max_new_tokens, progress=progress),
+    )
+    if not scoring["n_scored"]:
+        raise FocusInterpError("no sample fits the model's window: run the demo with a model of a longer context")
+    ranking = rank_heads(read_head_scores(out / "heads" / "head_scores.csv"))
+    training = stage(
+        "directions", f"2/3 training focus directions on the same samples into {out / 'directions'}",
+        lambda: train_directions_run(
+            loaded, rows["train"], out / "directions", {**data, "split": "train"}, epochs=sizes.epochs, seed=seed,
+            max_new_tokens=sizes.max_new_tokens, progress=progress,
+        ),
+    )
+    directions = read_directions(out / "directions" / "directions.safetensors", architecture)
+    head_sets = HeadSets(tuple((row["layer"], row["head"]) for row in ranking), "heads", architecture, seed)
+    configurations = demo_configurations(sizes)
+    stage(
+        "evaluation", f"3/3 answering {sizes.n_test} test samples under {len(configurations)} configurations into {out / 'evaluation'}",
+        lambda: run_sweep(
+            loaded, rows["test"], out / "evaluation", configurations, head_sets, {**data, "split": "test"},
+            sizes.max_new_tokens, directions=directions, progress=progress,
+        ),
+    )
+    numbers = _numbers(loaded, sizes, seed, scoring, training, ranking, read_results(out / "evaluation" / "results.csv"))
+    _write_report(out, numbers, score_grid(ranking, "R"), timings)
+    return numbers
+
+
+def _numbers(loaded, sizes, seed, scoring, training, ranking, results) -> dict:
+    top = [{key: row[key] for key in ("layer", "head", "R", "IR", "IR_max", "sink", "R_gold")} for row in ranking[:20]]
+    overall = [row for row in results if row["gold_position"] == "all"]
+    em = [{key: row[key] for key in ("intervention", "heads", "k", "tau", "alpha", "em")} for row in overall]
+    return {
+        "model": loaded.name,
+        "seed": seed,
+        "sizes": asdict(sizes),
+        "heads": {"n_scored": scoring["n_scored"], "em": scoring["em"], "em_gold": scoring["em_gold"], "top": top},
+        "directions": {key: training[key] for key in ("n_trained", "final_loss", "query_norm_mean", "key_norm_mean")},
+        "evaluation": {"n": overall[0]["n"], "em": em},
+    }
+
+
+def _label(row: dict) -> str:
+    names = {"none": "no intervention", "gold_only": "gold document alone", "no_gold": "distractors alone"}
+    if row["intervention"] in names:
+        return names[row["intervention"]]
+    strength = f"tau {row['tau']:g}" if row["tau"] is not None else f"alpha {row['alpha']:+g}"
+    kind = "split softmax" if row["intervention"] == "split_softmax" else "focus direction"
+    return f"{kind}, {row['heads']} {row['k']} heads, {strength}"
+
+
+def _plot_em(em: list[dict], title: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colours = {"none": "black", "gold_only": "tab:green", "no_gold": "tab:red"}
+    figure, axis = plt.subplots(figsize=(8, 0.45 * len(em) + 1.2))
+    labels = [_label(row) for row in em]
+    colour = [
+        colours.get(row["intervention"], "tab:gray" if row["heads"] == "random" else "tab:blue") for row in em
+    ]
+    axis.barh(range(len(em)), [row["em"] for row in em], color=colour)
+    for index, row in enumerate(em):
+        axis.text(row["em"] + 0.01, index, f"{row['em']:.2f}", va="center", fontsize=8)
+    axis.set_yticks(range(len(em)), labels, fontsize=8)
+    axis.invert_yaxis()
+    axis.set_xlim(0, 1.1)
+    axis.set_xlabel("exact match")
+    axis.set_title(title, fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=150)
+    plt.close(figure)
+
+
+def _csv(columns: list[str], rows: list[dict]) -> str:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, columns, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows([{key: "" if row[key] is None else row[key] for key in columns} for row in rows])
+    return text.getvalue()
+
+
+def _write_report(out: Path, numbers: dict, grid, timings: dict) -> None:
+    sizes, heads, directions, evaluation = numbers["sizes"], numbers["heads"], numbers["directions"], numbers["evaluation"]
+    model = numbers["model"]
+    plot_head_grid(grid, f"Relevant score R per head: {model}, {heads['n_scored']} generated train samples", out / "heads.png")
+    _plot_em(evaluation["em"], f"Exact match on {evaluation['n']} generated test samples: {model}", out / "em.png")
+    write_atomic(out / "numbers.json", json.dumps(numbers, indent=2) + "\n")
+    write_atomic(out / "timings.json", json.dumps(timings, indent=2) + "\n")
+    write_atomic(out / "em.csv", _csv(["intervention", "heads", "k", "tau", "alpha", "em"], evaluation["em"]))
+    write_atomic(out / "top_heads.csv", _csv(["layer", "head", "R", "IR", "IR_max", "sink", "R_gold"], heads["top"]))
+    em = {_label(row): row["em"] for row in evaluation["em"]}
+    top_table = markdown_table(
+        ["layer", "head", "R", "IR", "IR_max", "sink", "R_gold"],
+        [[row[key] for key in ("layer", "head", "R", "IR", "IR_max", "sink", "R_gold")] for row in heads["top"][:10]],
+    )
+    em_table = markdown_table(["configuration", "EM"], [[label, value] for label, value in em.items()])
+    gold = ", ".join(map(str, sizes["gold_positions"]))
+    text = f"""# Focus directions on {model}
+
+Generated multi-document questions (seed {numbers['seed']}): {sizes['n_documents']} documents per prompt, one of them
+holding the answer (the gold document, at position {gold}); {heads['n_scored']} train and {evaluation['n']} test
+samples; greedy answers of up to {sizes['max_new_tokens']} tokens, scored by exact match (EM). Wall time:
+{sum(timings.values()) / 60:.1f} min (scoring {timings['heads']:.0f} s, directions {timings['directions']:.0f} s,
+evaluation {timings['evaluation']:.0f} s). Every number below is in `numbers.json`, `em.csv` and `top_heads.csv`.
+
+## 1. Contextual heads
+
+Each head's mean attention from the answer tokens to the gold document (R), to all other documents (IR), to the most
+attended other document (IR_max) and to the first 2 tokens (sink); R_gold on the prompt with the gold document alone.
+On the train samples the model answers with EM {heads['em']:.2f} with all documents and {heads['em_gold']:.2f} with
+the gold document alone.
+
+![R per head](heads.png)
+
+{top_table}
+
+## 2. Compensating attention and steering it
+
+On the test samples: split softmax (tau {sizes['tau']:g}) scales up the attention of the top {sizes['k']} heads on the
+gold document; focus directions trained on the train samples ({sizes['epochs']} epochs, final loss
+{directions['final_loss']:.4f}, mean norm of d_Q {directions['query_norm_mean']:.3f} and of d_K
+{directions['key_norm_mean']:.3f}) are added to those heads' queries and keys with alpha {sizes['alpha']:+g} (more
+attention to the relevant context) and {-sizes['alpha']:+g} (less). Random heads are a control: {sizes['k']} heads
+drawn with the seed.
+
+![EM per configuration](em.png)
+
+{em_table}
+
+Training loss (minus the attention on the gold document, per layer):
+
+![loss](directions/losses.png)
+
+## Files
+
+`heads/` (head_scores.csv, samples.jsonl), `directions/` (directions.safetensors, losses.csv, cache/), `evaluation/`
+(results.csv per gold position, samples.jsonl with every response). Rerunning the same command resumes each stage.
+"""
+    write_atomic(out / "report.md", text)
