@@ -35,7 +35,9 @@ A file-backed prompt holds at most what its record holds: it falls short of the 
 shorter than that in this tokenizer.
 
 The package's modules: ``tasks`` (the registry, samples, budgets and dispatch), ``filling`` (prompts filled to a
-budget, segment edges aligned), ``generated`` (the generated tasks) and ``helmet`` (HELMET's file-backed tasks).
+budget, segment edges aligned), ``formats`` (the key-value and RULER prompts both kinds of task use), ``records``
+(reading a task file's records in seeded order), ``generated`` (the generated tasks) and ``helmet`` (HELMET's
+file-backed tasks).
 """
 
 from focus_interp.data.long_context.filling import GOLD, Part

@@ -12,16 +12,8 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 
 from focus_interp.data.distractors import DistractorPool
 from focus_interp.data.long_context.filling import GOLD, Context, Part, align_segments, gold_names, split_pieces
-from focus_interp.data.long_context.helmet import (
-    KV_INSTRUCTION,
-    RULER_ALL,
-    RULER_ONE,
-    checked,
-    gold_pair,
-    kv,
-    kv_context,
-    seeded_records,
-)
+from focus_interp.data.long_context.formats import KV_INSTRUCTION, RULER_ALL, RULER_ONE, gold_pair, kv, kv_context
+from focus_interp.data.long_context.records import checked, seeded_records
 from focus_interp.data.lost_in_the_middle import read_oracle
 from focus_interp.data.multidoc import document_name, multidoc_parts
 from focus_interp.data.needles import haystack_text

@@ -1,24 +1,22 @@
 """HELMET's file-backed tasks (RAG on KILT, MS MARCO re-ranking, many-shot in-context learning, InfiniteBench,
-HELMET's json_kv and RULER files): the files of each in HELMET's data folder, their seeded reader, and HELMET's
-prompts, whose key-value and RULER ones the generated tasks share."""
+HELMET's json_kv and RULER files): the files of each in HELMET's data folder and HELMET's prompts (the key-value
+and RULER ones, shared with the generated tasks, are in ``formats``)."""
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import math
 import random
 from collections import defaultdict
-from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
-import numpy as np
-
-from focus_interp.data.long_context.filling import GOLD, Context, Part, gold_names, split_golds, split_pieces
+from focus_interp.data.long_context.filling import GOLD, Context, gold_names, split_golds, split_pieces
+from focus_interp.data.long_context.formats import KV_INSTRUCTION, RULER_ALL, RULER_ONE, gold_pair, kv_context
+from focus_interp.data.long_context.records import checked, seeded_records, shuffled_order
 from focus_interp.data.lost_in_the_middle import read_jsonl
 from focus_interp.errors import FocusInterpError
 from focus_interp.prompts import Segment
@@ -103,19 +101,6 @@ _HELMET_FILES = {
     "helmet_recall_ruler_mv_needle": _HelmetFiles(_per_length("ruler/niah_multivalue/validation_{}.jsonl", BUDGETS)),
 }
 
-KV_INSTRUCTION = "Extract the value corresponding to the specified key in the JSON object below."
-RULER_ONE = (
-    "A special magic {kind} is hidden within the following text. Make sure to memorize it. "
-    "I will quiz you about the {kind} afterwards.\n",
-    "\nWhat is the special magic {kind} for {query} mentioned in the provided text?"
-    "\nThe special magic {kind} for {query} mentioned in the provided text is",
-)
-RULER_ALL = (
-    "Some special magic {kind} are hidden within the following text. Make sure to memorize it. "
-    "I will quiz you about the {kind} afterwards.\n",
-    "\nWhat are all the special magic {kind} for {query} mentioned in the provided text?"
-    "\nThe special magic {kind} for {query} mentioned in the provided text are",
-)
 _KILT_INSTRUCTION = (
     "Use the given documents to write a concise and short answer to the question. "
     "Write your answer in the following format:\nAnswer: [answer]\n\n"
@@ -144,23 +129,6 @@ _DEMOS = 2
 
 
 # Recall: JSON key-value retrieval
-
-
-def kv(key: str, value: str) -> str:
-    return f'"{key}": "{value}"'
-
-
-def kv_context(before: str, golds: list[tuple[float, Part]], pairs: list[str], after: str) -> Context:
-    """The JSON object of Lost in the Middle's prompt, one ``"key": "value"`` pair a line, between ``before`` and
-    ``after``."""
-    return Context([before + "{"], golds, pairs, ",\n ", ["}" + after])
-
-
-def gold_pair(pairs: list[tuple[str, str]], key: str) -> tuple[list[tuple[float, Part]], list[str]]:
-    """(the pair of ``key`` as segment ``gold`` at its depth, the other pairs) of a record's pairs."""
-    pieces = [kv(*pair) for pair in pairs]
-    position = [pair_key for pair_key, _ in pairs].index(key)
-    return split_golds(pieces, {position: Segment(GOLD, pieces[position])})
 
 
 def helmet_json_kv(request: Request) -> Iterator[LongContextSample]:
@@ -239,7 +207,7 @@ def _chosen_demos(demos: list[dict], sample_key: str, key: str) -> list[dict]:
     """HELMET's choice of demonstrations: the first ``_DEMOS`` of distinct ``key`` in a permutation seeded by the
     SHA-256 of the sample's key (as ``datasets``' shuffle draws it)."""
     chosen, seen = [], set()
-    for index in _shuffled_order(len(demos), _sha_seed(sample_key)):
+    for index in shuffled_order(len(demos), _sha_seed(sample_key)):
         demo = demos[int(index)]
         if demo[key] not in seen:
             seen.add(demo[key])
@@ -302,7 +270,7 @@ def helmet_icl(request: Request) -> Iterator[LongContextSample]:
     for index, label in enumerate(labels):
         by_label[label].append(index)
     demos = _balanced_demos(by_label, request.budget // 6, random.Random(request.seed))
-    for index in _shuffled_order(len(test_texts), request.seed):
+    for index in shuffled_order(len(test_texts), request.seed):
         mapping = list(range(n_labels))
         random.Random(_sha_seed(test_texts[index], request.seed)).shuffle(mapping)
         fillers = [f"{texts[i]}\nlabel: {mapping[labels[i]]}" for i in demos]
@@ -409,62 +377,9 @@ def helmet_paths(task: str, category: str, source: str | Path | None, budget: in
     return test, demos
 
 
-def seeded_records(path: Path, seed: int) -> Iterator[tuple[int, dict]]:
-    """(1-based line number, JSON object) of a JSON-lines file (gzipped when named .gz) in ``_shuffled_order``;
-    only the lines yielded are parsed."""
-    if not path.is_file():
-        raise FocusInterpError(f"{path} not found: pass an existing JSON-lines file")
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
-        starts, position = [], 0
-        try:
-            for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    starts.append((number, position))
-                position += len(line)
-        except (OSError, EOFError) as error:  # e.g. a .gz name on a file that is not gzipped, or a cut-short one
-            raise FocusInterpError(f"cannot read {path} ({error}): fix or download the file again") from None
-        if not starts:
-            raise FocusInterpError(f"{path} is empty: expected one JSON object per line")
-        for index in _shuffled_order(len(starts), seed):
-            number, position = starts[index]
-            handle.seek(position)
-            yield number, _parsed(handle.readline(), path, number)
-
-
-def _parsed(line: bytes, path: Path, number: int) -> dict:
-    try:
-        record = json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise FocusInterpError(
-            f"{path}, line {number} is not valid JSON ({error}): fix or download the file again"
-        ) from None
-    if not isinstance(record, dict):
-        raise FocusInterpError(f"{path}, line {number} is not a JSON object: fix or download the file again")
-    return record
-
-
-def _shuffled_order(count: int, seed: int) -> list[int]:
-    """0 .. count-1 in the order of ``datasets``' shuffle with ``seed`` (how HELMET draws its samples)."""
-    return [int(index) for index in np.random.default_rng(seed).permutation(count)]
-
-
 def _sha_seed(text: str, offset: int = 0) -> int:
     """HELMET's seed of a sample: the SHA-256 of its text, plus ``offset``, modulo 2^31."""
     return (int(hashlib.sha256(text.encode("utf-8")).hexdigest(), 16) + offset) % 2**31
-
-
-@contextmanager
-def checked(where: str, kind: str) -> Iterator[None]:
-    """Turns a missing or mistyped field read inside it into a one-line ``FocusInterpError`` naming ``where``."""
-    try:
-        yield
-    except FocusInterpError:
-        raise
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
-        raise FocusInterpError(
-            f"{where} is not a {kind} record ({type(error).__name__}: {error}): fix or download the file again"
-        ) from None
 
 
 def _as_list(answers) -> list[str]:
