@@ -33,7 +33,8 @@ from focus_interp.sweeps import BASELINES, Configuration, HeadSets, read_results
 @dataclass(frozen=True)
 class DemoSizes:
     """How much the demo runs: samples (question x gold position) per split, documents per prompt, response
-    tokens, heads k, split-softmax tau, focus-direction strength alpha and training epochs."""
+    tokens, heads k, split-softmax tau, focus-direction strength alpha, training epochs and learning rate (10x the
+    training command's default, to make up for the few samples)."""
 
     n_train: int
     n_test: int
@@ -44,6 +45,7 @@ class DemoSizes:
     tau: float
     alpha: float
     epochs: int
+    lr: float
 
     def check(self, n_heads: int) -> None:
         if self.n_train < 1 or self.n_test < 1:
@@ -52,8 +54,8 @@ class DemoSizes:
             raise FocusInterpError(f"k must be between 1 and the model's {n_heads} heads, got {self.k}")
 
 
-DEFAULT_SIZES = DemoSizes(24, 15, 20, (1, 10, 20), 32, 20, 0.1, 0.5, 10)
-QUICK_SIZES = DemoSizes(3, 3, 10, (1, 5, 10), 32, 10, 0.1, 0.5, 5)
+DEFAULT_SIZES = DemoSizes(24, 15, 20, (1, 10, 20), 32, 20, 0.1, 0.5, 10, 1e-2)
+QUICK_SIZES = DemoSizes(3, 3, 10, (1, 5, 10), 32, 10, 0.1, 0.5, 5, 1e-2)
 
 
 def demo_configurations(sizes: DemoSizes) -> list[Configuration]:
@@ -100,8 +102,8 @@ def run_demo(loaded: LoadedModel, out: str | Path, sizes: DemoSizes = DEFAULT_SI
     training = stage(
         "directions", f"2/3 training focus directions on the same samples into {out / 'directions'}",
         lambda: train_directions_run(
-            loaded, rows["train"], out / "directions", {**data, "split": "train"}, epochs=sizes.epochs, seed=seed,
-            max_new_tokens=sizes.max_new_tokens, progress=progress,
+            loaded, rows["train"], out / "directions", {**data, "split": "train"}, epochs=sizes.epochs, lr=sizes.lr,
+            seed=seed, max_new_tokens=sizes.max_new_tokens, progress=progress,
         ),
     )
     directions = read_directions(out / "directions" / "directions.safetensors", architecture)
@@ -195,8 +197,8 @@ def _write_report(out: Path, numbers: dict, grid, timings: dict) -> None:
 
 Generated multi-document questions (seed {numbers['seed']}): {sizes['n_documents']} documents per prompt, one of them
 holding the answer (the gold document, at position {gold}); {heads['n_scored']} train and {evaluation['n']} test
-samples; greedy answers of up to {sizes['max_new_tokens']} tokens, scored by exact match (EM). Wall time:
-{sum(timings.values()) / 60:.1f} min (scoring {timings['heads']:.0f} s, directions {timings['directions']:.0f} s,
+samples; greedy answers of up to {sizes['max_new_tokens']} tokens, scored by exact match (EM). Wall time of the
+last run of the command: {sum(timings.values()) / 60:.1f} min (scoring {timings['heads']:.0f} s, directions {timings['directions']:.0f} s,
 evaluation {timings['evaluation']:.0f} s). Every number below is in `numbers.json`, `em.csv` and `top_heads.csv`.
 
 ## 1. Contextual heads
@@ -213,7 +215,7 @@ the gold document alone.
 ## 2. Compensating attention and steering it
 
 On the test samples: split softmax (tau {sizes['tau']:g}) scales up the attention of the top {sizes['k']} heads on the
-gold document; focus directions trained on the train samples ({sizes['epochs']} epochs, final loss
+gold document; focus directions trained on the train samples ({sizes['epochs']} epochs at learning rate {sizes['lr']:g}, final loss
 {directions['final_loss']:.4f}, mean norm of d_Q {directions['query_norm_mean']:.3f} and of d_K
 {directions['key_norm_mean']:.3f}) are added to those heads' queries and keys with alpha {sizes['alpha']:+g} (more
 attention to the relevant context) and {-sizes['alpha']:+g} (less). Random heads are a control: {sizes['k']} heads
