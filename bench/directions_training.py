@@ -20,6 +20,38 @@ from focus_interp.directions.cache import build_cache
 from focus_interp.directions.training import train_directions
 
 
+def measure(data: str = "synthetic", n: int = 20, epochs: int = 10, site: str = "post_rope", log=print) -> dict:
+    """Seconds of caching ``n`` train samples and of training ``epochs`` epochs on them, MB per cached sample."""
+    loaded = load_model()
+    rows = load_multidoc_qa(data, split="train", n=n)
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        summary = build_cache(loaded, rows, folder, site, progress=False)
+        caching = time.perf_counter() - started
+        shards = sorted(Path(folder).glob("sample-*.safetensors"))
+        size = sum(path.stat().st_size for path in shards) / 2**20
+        started = time.perf_counter()
+        result = train_directions(loaded.architecture, shards, site, epochs=epochs, progress=False)
+        training = time.perf_counter() - started
+    cached = len(shards)
+    numbers = {
+        "data": data, "epochs": epochs, "site": site, "samples": cached, "skipped": summary["n_skipped"],
+        "mb_per_sample": size / max(cached, 1), "caching_s": caching, "training_s": training,
+        "training_over_caching": training / caching, "final_loss": float(result.losses[-1].mean()),
+        "mean_query_norm": float(result.directions.query.norm(dim=-1).mean()),
+        "mean_key_norm": float(result.directions.key.norm(dim=-1).mean()),
+    }
+    log(f"{cached} samples cached ({numbers['skipped']} skipped), {numbers['mb_per_sample']:.1f} MB per sample on disk")
+    log(f"caching:  {caching:8.1f} s  ({caching / cached:.2f} s per sample)")
+    log(f"training: {training:8.1f} s  ({training / cached / epochs:.3f} s per sample and epoch, {epochs} epochs)")
+    log(f"training / caching: {training / caching:.3f} (target < 1.0)")
+    log(
+        f"final loss {numbers['final_loss']:.4f}; mean |d_Q| {numbers['mean_query_norm']:.3f}, "
+        f"mean |d_K| {numbers['mean_key_norm']:.3f}"
+    )
+    return numbers
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="synthetic")
@@ -27,26 +59,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--site", default="post_rope", choices=["post_rope", "pre_rope"])
     args = parser.parse_args()
-    loaded = load_model()
-    rows = load_multidoc_qa(args.data, split="train", n=args.n)
-    with tempfile.TemporaryDirectory() as folder:
-        started = time.perf_counter()
-        summary = build_cache(loaded, rows, folder, args.site, progress=False)
-        caching = time.perf_counter() - started
-        shards = sorted(Path(folder).glob("sample-*.safetensors"))
-        size = sum(path.stat().st_size for path in shards) / 2**20
-        started = time.perf_counter()
-        result = train_directions(loaded.architecture, shards, args.site, epochs=args.epochs, progress=False)
-        training = time.perf_counter() - started
-    n = len(shards)
-    print(f"{n} samples cached ({summary['n_skipped']} skipped), {size / max(n, 1):.1f} MB per sample on disk")
-    print(f"caching:  {caching:8.1f} s  ({caching / n:.2f} s per sample)")
-    print(f"training: {training:8.1f} s  ({training / n / args.epochs:.3f} s per sample and epoch, {args.epochs} epochs)")
-    print(f"training / caching: {training / caching:.3f} (target < 1.0)")
-    print(
-        f"final loss {float(result.losses[-1].mean()):.4f}; mean |d_Q| {float(result.directions.query.norm(dim=-1).mean()):.3f}, "
-        f"mean |d_K| {float(result.directions.key.norm(dim=-1).mean()):.3f}"
-    )
+    measure(args.data, args.n, args.epochs, args.site)
 
 
 if __name__ == "__main__":

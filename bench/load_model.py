@@ -36,20 +36,27 @@ def timed_load(model: str, cache_dir: str) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def measure(model: str = "smollm2-135m-instruct", repeats: int = 3, log=print) -> dict:
+    """Seconds of the first load into an empty cache and the median of ``repeats`` cached loads, and their ratio."""
+    with tempfile.TemporaryDirectory() as cache_dir:
+        first = timed_load(model, cache_dir)
+        cached = [timed_load(model, cache_dir) for _ in range(repeats)]
+    median = {key: statistics.median(run[key] for run in cached) for key in first}
+    log(f"model {model}; seconds (import + load = total, fresh process each)")
+    log(f"{'':<22}{'import':>8}{'load':>8}{'total':>8}{'reload':>8}")
+    for label, run in (("first load (convert)", first), ("cached load (median)", median)):
+        log(f"{label:<22}{run['import_s']:8.1f}{run['load_s']:8.1f}{run['total_s']:8.1f}{run['reload_s']:8.1f}")
+    ratio = median["total_s"] / first["total_s"]
+    log(f"cached / first (total): {ratio:.3f}")
+    return {"model": model, "repeats": repeats, "first": first, "cached": median, "cached_over_first": ratio}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as cache_dir:
-        first = timed_load(args.model, cache_dir)
-        cached = [timed_load(args.model, cache_dir) for _ in range(args.repeats)]
-    median = {key: statistics.median(run[key] for run in cached) for key in first}
-    print(f"model {args.model}; seconds (import + load = total, fresh process each)")
-    print(f"{'':<22}{'import':>8}{'load':>8}{'total':>8}{'reload':>8}")
-    for label, run in (("first load (convert)", first), ("cached load (median)", median)):
-        print(f"{label:<22}{run['import_s']:8.1f}{run['load_s']:8.1f}{run['total_s']:8.1f}{run['reload_s']:8.1f}")
-    print(f"cached / first (total): {median['total_s'] / first['total_s']:.3f}")
+    measure(args.model, args.repeats)
 
 
 if __name__ == "__main__":

@@ -112,35 +112,53 @@ def _cell(result: dict, key: str, width: int, digits: int) -> str:
     return f"{result[key]:{width}.{digits}f}" if key in result else f"{'n/a':>{width}}"
 
 
+def _line(entry: dict) -> str:
+    """One printed row: seconds and GB of each method, the ratios to greedy, the official-ours difference."""
+    greedy, ours, official = entry["greedy"], entry["ours"], entry["official"]
+    line = f"{greedy['tokens']:>6} {greedy['response']:>4} | {_cell(greedy, 'seconds', 8, 1)} {_cell(greedy, 'peak_gb', 4, 1)} | "
+    line += f"{_cell(ours, 'seconds', 6, 1)} {_cell(ours, 'peak_gb', 4, 1)} | "
+    line += f"{_cell(official, 'seconds', 10, 1)} {_cell(official, 'peak_gb', 5, 1)} | "
+    line += f"{ours['seconds'] / greedy['seconds']:16.2f} {ours['peak_gb'] / greedy['peak_gb']:4.2f} | "
+    if "error" in official:
+        return line + official["error"]
+    line += f"{official['seconds'] / greedy['seconds']:20.2f} {official['peak_gb'] / greedy['peak_gb']:4.2f} | "
+    return line + f"{entry['max_difference']:.1e}"
+
+
+def measure(lengths=(1000, 3000, 8000), max_new_tokens: int = 32, repeats: int = 1, log=print) -> dict:
+    """Seconds and peak GB of greedy, ours and official at each prompt length (``log`` gets one line per length).
+
+    Each entry of ``lengths`` holds ``target`` and, per method, its dict (``tokens``, ``response``, ``seconds``,
+    ``peak_gb``) or ``{"error": ...}``; ``max_difference`` is the largest |ours - official| (None without official).
+    """
+    log("prompt resp | greedy s   GB | ours s   GB | official s   GB | ours/greedy time mem | official/greedy time mem | max |ours-official|")
+    entries = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for target in lengths:
+            paths = {method: Path(scratch) / f"{method}-{target}.pt" for method in ("greedy", "ours", "official")}
+            entry = {"target": target, **run_repeated(("greedy", "ours"), repeats, target, max_new_tokens, paths)}
+            if official_fits(target, max_new_tokens):
+                entry["official"] = run("official", target, max_new_tokens, paths["official"])
+            else:
+                entry["official"] = {"error": "skipped: the T x T attentions of every layer exceed free memory"}
+            entries.append(entry)
+            if "error" in entry["greedy"] or "error" in entry["ours"]:
+                log(f"{target:>6}: failed: {entry['greedy'].get('error') or entry['ours'].get('error')}")
+                continue
+            entry["max_difference"] = None
+            if "error" not in entry["official"]:
+                entry["max_difference"] = (torch.load(paths["ours"]) - torch.load(paths["official"])).abs().max().item()
+            log(_line(entry))
+    return {"max_new_tokens": max_new_tokens, "repeats": repeats, "lengths": entries}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", type=int, nargs="+", default=[1000, 3000, 8000])
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=1, help="runs of greedy and ours (median kept)")
     args = parser.parse_args()
-    print("prompt resp | greedy s   GB | ours s   GB | official s   GB | ours/greedy time mem | official/greedy time mem | max |ours-official|")
-    with tempfile.TemporaryDirectory() as scratch:
-        for target in args.lengths:
-            paths = {method: Path(scratch) / f"{method}-{target}.pt" for method in ("greedy", "ours", "official")}
-            results = run_repeated(("greedy", "ours"), args.repeats, target, args.max_new_tokens, paths)
-            if official_fits(target, args.max_new_tokens):
-                results["official"] = run("official", target, args.max_new_tokens, paths["official"])
-            else:
-                results["official"] = {"error": "skipped: the T x T attentions of every layer exceed free memory"}
-            greedy, ours, official = results["greedy"], results["ours"], results["official"]
-            if "error" in greedy or "error" in ours:
-                print(f"{target:>6}: failed: {greedy.get('error') or ours.get('error')}")
-                continue
-            line = f"{greedy['tokens']:>6} {greedy['response']:>4} | {_cell(greedy, 'seconds', 8, 1)} {_cell(greedy, 'peak_gb', 4, 1)} | "
-            line += f"{_cell(ours, 'seconds', 6, 1)} {_cell(ours, 'peak_gb', 4, 1)} | "
-            line += f"{_cell(official, 'seconds', 10, 1)} {_cell(official, 'peak_gb', 5, 1)} | "
-            line += f"{ours['seconds'] / greedy['seconds']:16.2f} {ours['peak_gb'] / greedy['peak_gb']:4.2f} | "
-            if "error" in official:
-                line += official["error"]
-            else:
-                difference = (torch.load(paths["ours"]) - torch.load(paths["official"])).abs().max().item()
-                line += f"{official['seconds'] / greedy['seconds']:20.2f} {official['peak_gb'] / greedy['peak_gb']:4.2f} | {difference:.1e}"
-            print(line, flush=True)
+    measure(args.lengths, args.max_new_tokens, args.repeats, log=lambda line: print(line, flush=True))
 
 
 if __name__ == "__main__":

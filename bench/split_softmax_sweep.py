@@ -15,8 +15,6 @@ import argparse
 import statistics
 import time
 
-import torch
-
 from focus_interp import build_prompt, load_model
 from focus_interp.data import gold_segment, load_multidoc_qa, long_parts
 from focus_interp.evaluation import generate_split_softmax_sweep, generate_with_interventions
@@ -30,6 +28,40 @@ def _timed(function) -> float:
     return time.perf_counter() - started
 
 
+def measure(
+    data: str = "synthetic", samples: int = 3, configurations: int = 48, batch_size: int = 16, max_new_tokens: int = 32,
+    log=print,
+) -> dict:
+    """Per sample: seconds of one sample, of a sweep of 1 and of N configurations, and the extra-configuration ratio."""
+    loaded = load_model()
+    rows = load_multidoc_qa(data, split="test", n=samples, gold_positions=(10,), n_documents=20)
+    entries = []
+    log(f"{'tokens':>6} {'one sample s':>12} {'sweep of 1 s':>12} {'sweep of N s':>12} {'per extra config':>16} {'ratio':>6}")
+    for row in rows:
+        prompt = build_prompt(loaded.tokenizer, long_parts(row))
+        span, last = prompt.spans[gold_segment(row)], len(prompt) - 1
+        sweep = [
+            SplitSoftmax(tuple(random_heads(loaded.architecture, 1 + index % 20, seed=index)), span, tau, last)
+            for index, tau in enumerate([0.1, 0.3, 0.6, 1.5, 1000.0] * configurations)
+        ][:configurations]
+        one = _timed(lambda: generate_with_interventions(loaded, prompt, sweep[:1], max_new_tokens))
+        sweep_one = _timed(lambda: generate_split_softmax_sweep(loaded, prompt, sweep[:1], max_new_tokens))
+        sweep_all = _timed(lambda: generate_split_softmax_sweep(loaded, prompt, sweep, max_new_tokens, batch_size))
+        extra = (sweep_all - sweep_one) / (len(sweep) - 1)
+        entries.append(
+            {"tokens": len(prompt), "one_sample_s": one, "sweep_of_1_s": sweep_one, "sweep_of_n_s": sweep_all,
+             "per_extra_configuration_s": extra, "ratio": extra / one}
+        )
+        log(f"{len(prompt):>6} {one:>12.2f} {sweep_one:>12.2f} {sweep_all:>12.2f} {extra:>15.3f}s {extra / one:>6.3f}")
+    median = statistics.median(entry["ratio"] for entry in entries)
+    log(f"\nN = {configurations} configurations, batches of {batch_size}")
+    log(f"cost of an extra configuration / cost of one sample: median {median:.3f} (target < 0.25)")
+    return {
+        "data": data, "configurations": configurations, "batch_size": batch_size, "max_new_tokens": max_new_tokens,
+        "samples": entries, "median_ratio": median,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="synthetic")
@@ -38,28 +70,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-new-tokens", type=int, default=32)
     args = parser.parse_args()
-    torch.set_grad_enabled(False)
-    loaded = load_model()
-    rows = load_multidoc_qa(args.data, split="test", n=args.samples, gold_positions=(10,), n_documents=20)
-    ratios = []
-    print(f"{'tokens':>6} {'one sample s':>12} {'sweep of 1 s':>12} {'sweep of N s':>12} {'per extra config':>16} {'ratio':>6}")
-    for row in rows:
-        prompt = build_prompt(loaded.tokenizer, long_parts(row))
-        span, last = prompt.spans[gold_segment(row)], len(prompt) - 1
-        configurations = [
-            SplitSoftmax(tuple(random_heads(loaded.architecture, 1 + index % 20, seed=index)), span, tau, last)
-            for index, tau in enumerate([0.1, 0.3, 0.6, 1.5, 1000.0] * args.configurations)
-        ][: args.configurations]
-        one = _timed(lambda: generate_with_interventions(loaded, prompt, configurations[:1], args.max_new_tokens))
-        sweep_one = _timed(lambda: generate_split_softmax_sweep(loaded, prompt, configurations[:1], args.max_new_tokens))
-        sweep_all = _timed(
-            lambda: generate_split_softmax_sweep(loaded, prompt, configurations, args.max_new_tokens, args.batch_size)
-        )
-        extra = (sweep_all - sweep_one) / (len(configurations) - 1)
-        ratios.append(extra / one)
-        print(f"{len(prompt):>6} {one:>12.2f} {sweep_one:>12.2f} {sweep_all:>12.2f} {extra:>15.3f}s {extra / one:>6.3f}")
-    print(f"\nN = {args.configurations} configurations, batches of {args.batch_size}")
-    print(f"cost of an extra configuration / cost of one sample: median {statistics.median(ratios):.3f} (target < 0.25)")
+    measure(args.data, args.samples, args.configurations, args.batch_size, args.max_new_tokens)
 
 
 if __name__ == "__main__":
