@@ -283,9 +283,7 @@ def _add_scoring_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--documents", type=int, default=20, help="documents per prompt")
     parser.add_argument("--distractors", default="hard", choices=["hard", "random"], help="oracle-file distractors")
     parser.add_argument("--max-new-tokens", type=int, default=32)
-    parser.add_argument("--sink-tokens", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--top", type=int, default=10, help="heads to print")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the train/test split (and the random heads)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -302,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     heads = commands.add_parser("heads", help="score every head's attention on relevant context (contextual heads)")
     _add_model_options(heads)
     _add_scoring_options(heads)
+    heads.add_argument("--sink-tokens", type=int, default=2, help="first tokens counted as the attention sink")
+    heads.add_argument("--top", type=int, default=10, help="heads to print")
     heads.add_argument("--directions", help="score under a focus direction from this file (Table 3)")
     heads.add_argument("--direction-heads", help="ranking whose top --direction-k heads get the direction")
     heads.add_argument("--direction-k", type=int, default=5)

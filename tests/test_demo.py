@@ -27,6 +27,7 @@ def quick_report(tmp_path_factory):
         capture_output=True, text=True, timeout=900,
     )
     assert done.returncode == 0, done.stderr[-2000:]
+    assert "query heads    9 per layer" in done.stdout and "post_rope" in done.stdout
     assert f"written: {out}/report.md" in done.stdout
     return out
 
