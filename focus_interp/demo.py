@@ -6,7 +6,7 @@ configuration (no intervention, gold document alone, distractors alone, split so
 heads, focus directions at +alpha and -alpha on the top-k heads and at +alpha on k random heads). Each is a run
 folder that a rerun resumes. ``OUT/report.md`` embeds the figures (``heads.png``, ``em.png``,
 ``directions/losses.png``); ``numbers.json``, ``em.csv`` and ``top_heads.csv`` hold every number it shows, and
-``timings.json`` the wall time of each stage (the only output that changes from run to run).
+``timings.json`` the wall time of each stage (which ``report.md`` quotes; nothing else changes from run to run).
 """
 
 from __future__ import annotations
@@ -76,6 +76,8 @@ def run_demo(loaded: LoadedModel, out: str | Path, sizes: DemoSizes = DEFAULT_SI
     architecture = loaded.architecture
     sizes.check(architecture.n_layers * architecture.n_heads)
     out = Path(out)
+    if (out / "meta.json").exists():
+        raise FocusInterpError(f"{out} holds a run of another command (it has a meta.json): pass another --out")
     data = {"source": "synthetic", "n_documents": sizes.n_documents, "gold_positions": list(sizes.gold_positions), "seed": seed}
     rows = {
         split: load_multidoc_qa(
@@ -124,6 +126,8 @@ def run_demo(loaded: LoadedModel, out: str | Path, sizes: DemoSizes = DEFAULT_SI
 def _numbers(loaded, sizes, seed, scoring, training, ranking, results) -> dict:
     top = [{key: row[key] for key in ("layer", "head", "R", "IR", "IR_max", "sink", "R_gold")} for row in ranking[:20]]
     overall = [row for row in results if row["gold_position"] == "all"]
+    if not overall or not overall[0]["n"]:
+        raise FocusInterpError("no test sample fits the model's window: run the demo with a model of a longer context")
     em = [{key: row[key] for key in ("intervention", "heads", "k", "tau", "alpha", "em")} for row in overall]
     return {
         "model": loaded.name,

@@ -137,6 +137,24 @@ def test_directions_run_writes_a_checked_file_and_loss_curves_and_resumes(tiny_l
     assert train_directions_run(loaded, ROWS, tmp_path, {"source": "synthetic"}, epochs=2, max_new_tokens=3, progress=False) == summary
 
 
+def test_directions_are_trained_again_when_the_cache_was_rebuilt_with_other_settings(tiny_loaded, tmp_path, monkeypatch):
+    import shutil
+
+    from focus_interp.directions import load_directions
+    from focus_interp.directions import run as run_module
+    from focus_interp.directions.run import train_directions_run
+
+    loaded = tiny_loaded("llama", "sdpa")
+    train_directions_run(loaded, ROWS, tmp_path, {"source": "synthetic"}, epochs=2, max_new_tokens=2, progress=False)
+    shutil.rmtree(tmp_path / "cache")
+    trained = []
+    real_train = run_module.train_directions
+    monkeypatch.setattr(run_module, "train_directions", lambda *args: trained.append(1) or real_train(*args))
+    train_directions_run(loaded, ROWS, tmp_path, {"source": "synthetic"}, epochs=2, max_new_tokens=4, progress=False)
+    assert trained == [1]
+    assert load_directions(tmp_path / "directions.safetensors").metadata["max_new_tokens"] == "4"
+
+
 def test_pre_rope_directions_train_and_apply_on_a_gqa_model(tiny_loaded, tmp_path):
     from focus_interp.interventions import FocusDirection, apply_interventions
 

@@ -311,6 +311,13 @@ def test_demo_with_a_missing_model_is_one_line_and_writes_nothing(inputs, tmp_pa
     assert not (tmp_path / "demo").exists()
 
 
+def test_demo_into_a_folder_of_another_command_is_refused_untouched(inputs, heads_run, capsys):
+    before = {path.name: path.read_bytes() for path in heads_run.iterdir()}
+    error, _ = refused(["demo", "--model", str(inputs["model"]), "--quick", "--out", str(heads_run)], capsys)
+    assert "holds a run of another command" in error
+    assert {path.name: path.read_bytes() for path in heads_run.iterdir()} == before
+
+
 def analysis_error(monkeypatch, script: str, *args: str) -> str:
     """Run an analysis script in this process; it must stop with one ``SCRIPT: error:`` line, returned."""
     path = ROOT / "analyses" / script

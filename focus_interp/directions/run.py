@@ -15,7 +15,7 @@ from focus_interp.directions.files import Directions, load_directions, save_dire
 from focus_interp.directions.training import train_directions
 from focus_interp.errors import FocusInterpError
 from focus_interp.models import LoadedModel
-from focus_interp.runs import write_atomic
+from focus_interp.runs import rows_fingerprint, write_atomic
 
 
 def train_directions_run(
@@ -34,8 +34,9 @@ def train_directions_run(
 ) -> dict:
     """Cache every row (resuming), train, write the directions file and the loss curves; returns a summary.
 
-    A rerun whose directions file was trained with the same settings on the same cache reads it instead of
-    training again."""
+    A rerun whose directions file was trained with the same settings on a cache of the same rows, response length
+    and dtype reads it instead of training again; any other rerun removes it before training, so the file and
+    the loss curves always come from one training."""
     if epochs < 1 or not lr > 0:
         raise FocusInterpError(f"epochs must be >= 1 and lr > 0, got {epochs} and {lr}")
     out = Path(out)
@@ -53,10 +54,14 @@ def train_directions_run(
         "lr": str(lr),
         "init_std": str(init_std),
         "seed": str(seed),
+        "rows": rows_fingerprint(rows),
+        "max_new_tokens": str(max_new_tokens),
+        "cache_dtype": cache_dtype,
     }
     path = out / "directions.safetensors"
     directions = _trained_with(path, settings, site)
     if directions is None:
+        path.unlink(missing_ok=True)
         result = train_directions(loaded.architecture, shards, site, epochs, lr, init_std, seed, progress)
         metadata = {**settings, "final_loss": f"{float(result.losses[-1].mean()):.6f}"}
         directions = Directions(result.directions.query, result.directions.key, site, metadata)
