@@ -86,7 +86,7 @@ def _heads(args: argparse.Namespace) -> None:
 def _demo(args: argparse.Namespace) -> None:
     from dataclasses import replace
 
-    from focus_interp.demo import DEFAULT_SIZES, QUICK_SIZES, run_demo
+    from focus_interp.demo import DEFAULT_SIZES, QUICK_SIZES, configuration_label, run_demo
 
     sizes = QUICK_SIZES if args.quick else DEFAULT_SIZES
     sizes = replace(sizes, **{name: value for name in ("n_train", "n_test") if (value := getattr(args, name)) is not None})
@@ -98,8 +98,7 @@ def _demo(args: argparse.Namespace) -> None:
     print(f"\ntop 5 contextual heads (R = mean attention on the gold document): {top}")
     print(f"EM on {numbers['evaluation']['n']} test samples:")
     for row in numbers["evaluation"]["em"]:
-        strength = f"tau {row['tau']:g}" if row["tau"] is not None else f"alpha {row['alpha']:+g}" if row["alpha"] is not None else ""
-        print(f"  {row['intervention']:<16} {row['heads'] and row['heads'] + ' ' + str(row['k']):<10} {strength:<10} {row['em']:.3f}")
+        print(f"  {configuration_label(row):<46} {row['em']:.3f}")
     print(f"written: {out}/report.md (figures, numbers.json, em.csv, top_heads.csv)")
 
 

@@ -139,7 +139,8 @@ def _numbers(loaded, sizes, seed, scoring, training, ranking, results) -> dict:
     }
 
 
-def _label(row: dict) -> str:
+def configuration_label(row: dict) -> str:
+    """How the report names a configuration of ``numbers.json``'s EM rows, e.g. "split softmax, top 20 heads, tau 0.1"."""
     names = {"none": "no intervention", "gold_only": "gold document alone", "no_gold": "distractors alone"}
     if row["intervention"] in names:
         return names[row["intervention"]]
@@ -156,7 +157,7 @@ def _plot_em(em: list[dict], title: str, path: Path) -> None:
 
     colours = {"none": "black", "gold_only": "tab:green", "no_gold": "tab:red"}
     figure, axis = plt.subplots(figsize=(8, 0.45 * len(em) + 1.2))
-    labels = [_label(row) for row in em]
+    labels = [configuration_label(row) for row in em]
     colour = [
         colours.get(row["intervention"], "tab:gray" if row["heads"] == "random" else "tab:blue") for row in em
     ]
@@ -190,7 +191,7 @@ def _write_report(out: Path, numbers: dict, grid, timings: dict) -> None:
     write_atomic(out / "timings.json", json.dumps(timings, indent=2) + "\n")
     write_atomic(out / "em.csv", _csv(["intervention", "heads", "k", "tau", "alpha", "em"], evaluation["em"]))
     write_atomic(out / "top_heads.csv", _csv(["layer", "head", "R", "IR", "IR_max", "sink", "R_gold"], heads["top"]))
-    em = {_label(row): row["em"] for row in evaluation["em"]}
+    em = {configuration_label(row): row["em"] for row in evaluation["em"]}
     top_table = markdown_table(
         ["layer", "head", "R", "IR", "IR_max", "sink", "R_gold"],
         [[row[key] for key in ("layer", "head", "R", "IR", "IR_max", "sink", "R_gold")] for row in heads["top"][:10]],
