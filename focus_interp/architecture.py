@@ -10,6 +10,12 @@ from focus_interp.errors import FocusInterpError
 from focus_interp.families import Family, family_for
 
 
+def prompt_room(context_length: int, max_new_tokens: int) -> int:
+    """The most prompt tokens a window of ``context_length`` holds with ``max_new_tokens`` of response and one more
+    decoding step (which computes the last response token's attention row)."""
+    return context_length - max_new_tokens - 1
+
+
 @dataclass(frozen=True)
 class Architecture:
     """Sizes of a decoder and the attention settings of each layer.

@@ -187,7 +187,9 @@ def _retrieval_heads(args: argparse.Namespace) -> None:
 def _fitting(lengths: list[int], loaded, max_new_tokens: int) -> tuple[list[int], list[int]]:
     """(kept, skipped) prompt lengths, without repeats: kept ones leave room in the model's window for the response
     and one more decoding step."""
-    room = loaded.architecture.context_length - max_new_tokens - 1
+    from focus_interp.architecture import prompt_room
+
+    room = prompt_room(loaded.architecture.context_length, max_new_tokens)
     unique = list(dict.fromkeys(lengths))
     return [n for n in unique if n <= room], [n for n in unique if n > room]
 

@@ -9,6 +9,7 @@ import torch
 from jaxtyping import Int
 from torch import Tensor
 
+from focus_interp.architecture import prompt_room
 from focus_interp.errors import FocusInterpError
 from focus_interp.models import LoadedModel
 from focus_interp.prompts import Prompt
@@ -41,7 +42,7 @@ def check_fits_window(loaded: LoadedModel, n_prompt: int, max_new_tokens: int) -
     """An error when the prompt plus the response (and one more decoding step) exceeds the model's window."""
     check_max_new_tokens(max_new_tokens)
     window = loaded.architecture.context_length
-    if n_prompt + max_new_tokens + 1 > window:
+    if n_prompt > prompt_room(window, max_new_tokens):
         raise FocusInterpError(
             f"prompt of {n_prompt} tokens plus {max_new_tokens} new tokens exceeds the model's window of {window}"
         )

@@ -9,6 +9,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
+from focus_interp.architecture import prompt_room
 from focus_interp.data.long_context.filling import GOLD, Context, Part, fill_to_budget
 from focus_interp.data.long_context.generated import VALUES_PER_KEY, json_kv, rag_nq, ruler_needles
 from focus_interp.data.long_context.helmet import (
@@ -83,7 +84,7 @@ def budgets_for(context_length: int, max_new_tokens: int) -> tuple[list[int], li
     A budget is kept when budget + max_new_tokens + 1 <= context_length. When none is, the largest power of two
     that fits is kept instead (an 8k-window model still runs one length) and every budget is skipped.
     """
-    room = context_length - max_new_tokens - 1
+    room = prompt_room(context_length, max_new_tokens)
     if room < 1:
         raise FocusInterpError(
             f"a context of {context_length} tokens leaves no room for {max_new_tokens} new tokens: "
