@@ -24,7 +24,7 @@ from focus_interp.directions.run import train_directions_run
 from focus_interp.errors import FocusInterpError
 from focus_interp.heads import rank_heads, read_head_scores
 from focus_interp.models import LoadedModel
-from focus_interp.reports import markdown_table, plot_head_grid, score_grid
+from focus_interp.reports import BASELINE_LINES, markdown_table, plot_head_grid, score_grid
 from focus_interp.runs import write_atomic
 from focus_interp.scoring.heads_run import score_heads
 from focus_interp.sweeps import BASELINES, Configuration, HeadSets, read_results, run_sweep
@@ -155,11 +155,12 @@ def _plot_em(em: list[dict], title: str, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colours = {"none": "black", "gold_only": "tab:green", "no_gold": "tab:red"}
     figure, axis = plt.subplots(figsize=(8, 0.45 * len(em) + 1.2))
     labels = [configuration_label(row) for row in em]
     colour = [
-        colours.get(row["intervention"], "tab:gray" if row["heads"] == "random" else "tab:blue") for row in em
+        BASELINE_LINES[row["intervention"]][1] if row["intervention"] in BASELINE_LINES
+        else "tab:gray" if row["heads"] == "random" else "tab:blue"
+        for row in em
     ]
     axis.barh(range(len(em)), [row["em"] for row in em], color=colour)
     for index, row in enumerate(em):
