@@ -14,7 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from focus_interp.errors import FocusInterpError
-from focus_interp.reports import command_line, load_head_run, markdown_table, plot_head_grid, run_description, score_grid, run_script
+from focus_interp.files import write_csv
+from focus_interp.reports.figures import (
+    command_line,
+    load_head_run,
+    run_description,
+    run_script,
+)
+from focus_interp.reports.plots import plot_head_grid, score_grid
+from focus_interp.reports.tables import markdown_table
 
 THRESHOLDS = (0.2, 0.1, 0.05)
 
@@ -41,9 +49,8 @@ def main() -> None:
 
     plot_head_grid(grid, f"Relevant score R per head\n{run_description(meta)}", out / "fig2_head_locations.png")
 
-    header = "layer," + ",".join(f"head_{h}" for h in range(n_heads))
-    np.savetxt(out / "fig2_head_locations.csv", np.column_stack([np.arange(n_layers), grid]), delimiter=",",
-               header=header, comments="", fmt=["%d"] + ["%.6f"] * n_heads)
+    write_csv(out / "fig2_head_locations.csv", ["layer", *(f"head_{h}" for h in range(n_heads))],
+              ([layer, *(f"{value:.6f}" for value in grid[layer])] for layer in range(n_layers)))
     counts = [[f"R > {t}", int(np.sum(grid > t)), f"{np.sum(grid > t) / grid.size:.1%}"] for t in THRESHOLDS]
     text = "\n\n".join(
         [

@@ -20,8 +20,16 @@ import numpy as np
 from matplotlib.colors import ListedColormap
 
 from focus_interp.errors import FocusInterpError
+from focus_interp.files import write_csv
 from focus_interp.heads import rank_heads
-from focus_interp.reports import command_line, load_head_run, markdown_table, run_description, run_script, score_grid
+from focus_interp.reports.figures import (
+    command_line,
+    load_head_run,
+    run_description,
+    run_script,
+)
+from focus_interp.reports.plots import score_grid
+from focus_interp.reports.tables import markdown_table
 
 KINDS = {"contextual": ("R", "tab:blue"), "retrieval": ("retrieval", "tab:orange")}
 SHARED_COLOR = "tab:purple"
@@ -87,14 +95,11 @@ def main() -> None:
     figure.tight_layout()
     figure.savefig(out / "fig9_contextual_vs_retrieval.png", dpi=150)
 
-    lines = ["kind,rank,layer,head,score,shared"]
-    for kind, rows in top.items():
-        column = KINDS[kind][0]
-        lines += [
-            f"{kind},{rank},{row['layer']},{row['head']},{row[column]:.6f},{int((row['layer'], row['head']) in shared)}"
-            for rank, row in enumerate(rows, start=1)
-        ]
-    (out / "fig9_contextual_vs_retrieval.csv").write_text("\n".join(lines) + "\n")
+    write_csv(out / "fig9_contextual_vs_retrieval.csv", ("kind", "rank", "layer", "head", "score", "shared"), [
+        (kind, rank, row["layer"], row["head"], f"{row[KINDS[kind][0]]:.6f}", int((row["layer"], row["head"]) in shared))
+        for kind, rows in top.items()
+        for rank, row in enumerate(rows, start=1)
+    ])
 
     def layer_summary(kind: str) -> str:
         found = [layer for layer, _ in sets[kind]]

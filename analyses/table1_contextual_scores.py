@@ -8,7 +8,6 @@ Run: python analyses/table1_contextual_scores.py RUN [--out figures] [--top 5]
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 import matplotlib
@@ -17,9 +16,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from focus_interp.files import write_csv
 from focus_interp.heads import rank_heads
-from focus_interp.scoring.heads_run import CASES, LONG_SCORES
-from focus_interp.reports import command_line, load_head_run, markdown_table, run_description, run_script
+from focus_interp.reports.figures import (
+    command_line,
+    load_head_run,
+    run_description,
+    run_script,
+)
+from focus_interp.reports.tables import markdown_table
+from focus_interp.scoring.contextual_run import CASES, LONG_SCORES
 
 CASE_COLUMNS = {
     "long": {score: score for score in LONG_SCORES},
@@ -48,10 +54,7 @@ def main() -> None:
         for case, columns in CASE_COLUMNS.items():
             table.append([row["layer"], row["head"], case, *(row[columns[s]] if s in columns else float("nan") for s in LONG_SCORES)])
     headers = ["layer", "head", "case", "R", "IR", "IR max", "Sink"]
-    with open(out / "table1_contextual_scores.csv", "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(headers)
-        writer.writerows([[*r[:3], *("" if np.isnan(v) else f"{v:.6f}" for v in r[3:])] for r in table])
+    write_csv(out / "table1_contextual_scores.csv", headers, [[*r[:3], *("" if np.isnan(v) else f"{v:.6f}" for v in r[3:])] for r in table])
     cases = meta.get("n_cases", {})
     text = "\n\n".join(
         [

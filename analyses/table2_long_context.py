@@ -20,8 +20,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from focus_interp.errors import FocusInterpError
-from focus_interp.long_context_evaluation import read_long_context_results
-from focus_interp.reports import command_line, markdown_table, run_script
+from focus_interp.evaluation.long_context import read_long_context_results
+from focus_interp.files import write_csv
+from focus_interp.reports.figures import command_line, run_script
+from focus_interp.reports.tables import markdown_table
 
 BASELINE = "none"
 AVERAGE = "average"
@@ -94,14 +96,12 @@ def main() -> None:
     figure.tight_layout()
     figure.savefig(out / "table2_long_context.png", dpi=150)
 
-    lines = ["task,category,budget,configuration,n,score,difference,sink"]
     baseline = {(row["task"], row["budget"]): row["score"] for row in rows if row["configuration"] == BASELINE}
-    for row in rows:
-        difference = row["score"] - baseline[row["task"], row["budget"]]
-        sink = "" if np.isnan(row["sink"]) else f"{row['sink']:.6f}"
-        lines.append(f"{row['task']},{row['category']},{row['budget']},{row['configuration']},{row['n']},"
-                     f"{row['score']:.6f},{difference:.6f},{sink}")
-    (out / "table2_long_context.csv").write_text("\n".join(lines) + "\n")
+    write_csv(out / "table2_long_context.csv", ("task", "category", "budget", "configuration", "n", "score", "difference", "sink"), [
+        (row["task"], row["category"], row["budget"], row["configuration"], row["n"], f"{row['score']:.6f}",
+         f"{row['score'] - baseline[row['task'], row['budget']]:.6f}", "" if np.isnan(row["sink"]) else f"{row['sink']:.6f}")
+        for row in rows
+    ])
 
     sections = ["# Table 2: long-context tasks under focus directions", f"Run: {meta.get('model', '?')}, "
                 f"{meta.get('n_evaluated', '?')} samples ({Path(args.run).name}). Scores in percent; each cell's "

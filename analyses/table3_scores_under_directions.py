@@ -11,7 +11,6 @@ Run: python analyses/table3_scores_under_directions.py BASELINE RUN [RUN ...] [-
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 import matplotlib
@@ -21,8 +20,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from focus_interp.errors import FocusInterpError
+from focus_interp.files import write_csv
 from focus_interp.heads import rank_heads
-from focus_interp.reports import command_line, load_head_run, markdown_table, run_description, run_script
+from focus_interp.reports.figures import (
+    command_line,
+    load_head_run,
+    run_description,
+    run_script,
+)
+from focus_interp.reports.tables import markdown_table
 
 SCORES = {"R": "R", "IR": "IR", "IR max": "IR_max", "Sink": "sink", "R gold": "R_gold", "Sink gold": "sink_gold"}
 
@@ -63,10 +69,7 @@ def main() -> None:
     headers = ["intervention", "head", *SCORES, *(f"Δ {name}" for name in SCORES)]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "table3_scores_under_directions.csv", "w", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(headers)
-        writer.writerows([[*row[:2], *(f"{v:.6f}" for v in row[2:])] for row in table])
+    write_csv(out / "table3_scores_under_directions.csv", headers, [[*row[:2], *(f"{v:.6f}" for v in row[2:])] for row in table])
     base_table = [["none", f"L{h[0]}H{h[1]}", *(base[h][c] for c in SCORES.values())] for h in top]
     text = "\n\n".join(
         [

@@ -24,11 +24,11 @@ import torch
 
 from focus_interp import build_prompt, load_model
 from focus_interp.data import gold_segment, load_multidoc_qa, long_parts
-from focus_interp.evaluation import generate_with_interventions
-from focus_interp.generation import greedy_kwargs
 from focus_interp.heads import random_heads
 from focus_interp.interventions import FocusDirection, SplitSoftmax
-from focus_interp.models import LoadedModel
+from focus_interp.interventions.generation import generate_with_interventions
+from focus_interp.model.generation import greedy_kwargs
+from focus_interp.model.loading import LoadedModel
 from focus_interp.prompts import Prompt
 
 METHODS = ("none", "split_softmax", "focus_direction")

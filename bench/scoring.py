@@ -27,7 +27,7 @@ _METHOD = r"""
 import json, resource, sys, time, torch
 from focus_interp import load_model, build_prompt
 from focus_interp.data import multidoc_parts, synthetic_multidoc_qa
-from focus_interp.generation import greedy_response
+from focus_interp.model.generation import greedy_response
 from focus_interp.scoring.response_attention import generate_with_span_attention, span_indicator
 
 method, target, max_new, mass_path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]

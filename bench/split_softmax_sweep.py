@@ -17,9 +17,12 @@ import time
 
 from focus_interp import build_prompt, load_model
 from focus_interp.data import gold_segment, load_multidoc_qa, long_parts
-from focus_interp.evaluation import generate_split_softmax_sweep, generate_with_interventions
 from focus_interp.heads import random_heads
 from focus_interp.interventions import SplitSoftmax
+from focus_interp.interventions.generation import (
+    generate_split_softmax_sweep,
+    generate_with_interventions,
+)
 
 
 def _timed(function) -> float:

@@ -6,11 +6,11 @@ import argparse
 import sys
 
 from focus_interp.errors import FocusInterpError
-from focus_interp.models import DEFAULT_MODEL
+from focus_interp.model.loading import DEFAULT_MODEL
 
 
 def _load(args: argparse.Namespace):
-    from focus_interp.models import load_model
+    from focus_interp.model.loading import load_model
 
     return load_model(args.model, device=args.device, dtype=args.dtype, cache_dir=args.cache_dir)
 
@@ -31,8 +31,9 @@ def _dataset(args: argparse.Namespace):
 
 
 def _score(args: argparse.Namespace, loaded, rows, data: dict) -> None:
-    from focus_interp.heads import rank_heads, read_head_scores
-    from focus_interp.scoring.heads_run import score_heads
+    from focus_interp.heads import rank_heads
+    from focus_interp.scoring.contextual_run import score_heads
+    from focus_interp.scoring.head_score_files import read_head_scores
 
     interventions, settings = _directions_intervention(args, loaded)
     summary = score_heads(
@@ -59,8 +60,12 @@ def _directions_intervention(args: argparse.Namespace, loaded) -> tuple[list, di
     if getattr(args, "directions", None) is None:
         return [], None
     from focus_interp.directions import read_directions
-    from focus_interp.heads import ranking_from
-    from focus_interp.sweeps import Configuration, HeadSets, focus_direction_edit
+    from focus_interp.evaluation.configurations import (
+        Configuration,
+        HeadSets,
+        focus_direction_edit,
+    )
+    from focus_interp.evaluation.rankings import ranking_from
 
     if args.direction_heads is None:
         raise FocusInterpError("--directions needs --direction-heads (a scoring run folder or a JSON head list)")
@@ -86,7 +91,12 @@ def _heads(args: argparse.Namespace) -> None:
 def _demo(args: argparse.Namespace) -> None:
     from dataclasses import replace
 
-    from focus_interp.demo import DEFAULT_SIZES, QUICK_SIZES, configuration_label, run_demo
+    from focus_interp.demo import (
+        DEFAULT_SIZES,
+        QUICK_SIZES,
+        configuration_label,
+        run_demo,
+    )
 
     sizes = QUICK_SIZES if args.quick else DEFAULT_SIZES
     sizes = replace(sizes, **{name: value for name in ("n_train", "n_test") if (value := getattr(args, name)) is not None})
@@ -106,8 +116,13 @@ K_GRID = ["1", "5", "10", "20", "30", "50", "100", "150", "200", "all"]
 
 
 def _compensate(args: argparse.Namespace) -> None:
-    from focus_interp.heads import ranking_from
-    from focus_interp.sweeps import HeadSets, capped_k, split_softmax_configurations, run_sweep
+    from focus_interp.evaluation.configurations import (
+        HeadSets,
+        capped_k,
+        split_softmax_configurations,
+    )
+    from focus_interp.evaluation.multidoc import run_sweep
+    from focus_interp.evaluation.rankings import ranking_from
 
     rows, data = _dataset(args)
     loaded = _load(args)
@@ -122,8 +137,13 @@ def _compensate(args: argparse.Namespace) -> None:
 
 def _evaluate(args: argparse.Namespace) -> None:
     from focus_interp.directions import read_directions
-    from focus_interp.heads import ranking_from
-    from focus_interp.sweeps import HeadSets, capped_k, focus_direction_configurations, run_sweep
+    from focus_interp.evaluation.configurations import (
+        HeadSets,
+        capped_k,
+        focus_direction_configurations,
+    )
+    from focus_interp.evaluation.multidoc import run_sweep
+    from focus_interp.evaluation.rankings import ranking_from
 
     rows, data = _dataset(args)
     loaded = _load(args)
@@ -156,8 +176,9 @@ def _train_directions(args: argparse.Namespace) -> None:
 
 def _retrieval_heads(args: argparse.Namespace) -> None:
     from focus_interp.data.needles import load_needles, needle_tests
-    from focus_interp.heads import rank_heads, read_head_scores
-    from focus_interp.scoring.retrieval import score_retrieval_heads
+    from focus_interp.heads import rank_heads
+    from focus_interp.scoring.head_score_files import read_head_scores
+    from focus_interp.scoring.retrieval_run import score_retrieval_heads
 
     loaded = _load(args)
     lengths, skipped = _fitting(args.lengths, loaded, args.max_new_tokens)
@@ -187,7 +208,7 @@ def _retrieval_heads(args: argparse.Namespace) -> None:
 def _fitting(lengths: list[int], loaded, max_new_tokens: int) -> tuple[list[int], list[int]]:
     """(kept, skipped) prompt lengths, without repeats: kept ones leave room in the model's window for the response
     and one more decoding step."""
-    from focus_interp.architecture import prompt_room
+    from focus_interp.prompts import prompt_room
 
     room = prompt_room(loaded.architecture.context_length, max_new_tokens)
     unique = list(dict.fromkeys(lengths))
@@ -197,11 +218,19 @@ def _fitting(lengths: list[int], loaded, max_new_tokens: int) -> tuple[list[int]
 def _long_context(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from focus_interp.data.long_context import available_tasks, budgets_for, build_long_context_task
+    from focus_interp.data.long_context import (
+        available_tasks,
+        budgets_for,
+        build_long_context_task,
+    )
     from focus_interp.directions import read_directions
-    from focus_interp.heads import ranking_from
-    from focus_interp.long_context_evaluation import long_context_configurations, read_long_context_results, run_long_context
-    from focus_interp.sweeps import HeadSets, capped_k
+    from focus_interp.evaluation.configurations import HeadSets, capped_k
+    from focus_interp.evaluation.long_context import (
+        long_context_configurations,
+        read_long_context_results,
+        run_long_context,
+    )
+    from focus_interp.evaluation.rankings import ranking_from
 
     sources = {"json_kv": args.kv_file, "rag_nq": args.nq_file}
     for option, path in (("--kv-file", args.kv_file), ("--nq-file", args.nq_file)):
@@ -249,7 +278,7 @@ def _long_context(args: argparse.Namespace) -> None:
 
 
 def _print_results(out: str, summary: dict) -> None:
-    from focus_interp.sweeps import read_results
+    from focus_interp.evaluation.multidoc import read_results
 
     if summary["n_skipped"]:
         print(f"skipped {summary['n_skipped']} samples (listed in meta.json), e.g.: {summary['skipped'][0]['reason']}")

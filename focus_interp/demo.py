@@ -11,8 +11,6 @@ folder that a rerun resumes. ``OUT/report.md`` embeds the figures (``heads.png``
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -22,12 +20,15 @@ from focus_interp.data import load_multidoc_qa
 from focus_interp.directions import read_directions
 from focus_interp.directions.run import train_directions_run
 from focus_interp.errors import FocusInterpError
-from focus_interp.heads import rank_heads, read_head_scores
-from focus_interp.models import LoadedModel
-from focus_interp.reports import BASELINE_LINES, markdown_table, plot_head_grid, score_grid
-from focus_interp.runs import write_atomic
-from focus_interp.scoring.heads_run import score_heads
-from focus_interp.sweeps import BASELINES, Configuration, HeadSets, read_results, run_sweep
+from focus_interp.evaluation.configurations import BASELINES, Configuration, HeadSets
+from focus_interp.evaluation.multidoc import read_results, run_sweep
+from focus_interp.files import write_atomic, write_csv
+from focus_interp.heads import rank_heads
+from focus_interp.model.loading import LoadedModel
+from focus_interp.reports.plots import BASELINE_LINES, plot_head_grid, score_grid
+from focus_interp.reports.tables import markdown_table
+from focus_interp.scoring.contextual_run import score_heads
+from focus_interp.scoring.head_score_files import read_head_scores
 
 
 @dataclass(frozen=True)
@@ -175,14 +176,6 @@ def _plot_em(em: list[dict], title: str, path: Path) -> None:
     plt.close(figure)
 
 
-def _csv(columns: list[str], rows: list[dict]) -> str:
-    text = io.StringIO()
-    writer = csv.DictWriter(text, columns, lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows([{key: "" if row[key] is None else row[key] for key in columns} for row in rows])
-    return text.getvalue()
-
-
 def _write_report(out: Path, numbers: dict, grid, timings: dict) -> None:
     sizes, heads, directions, evaluation = numbers["sizes"], numbers["heads"], numbers["directions"], numbers["evaluation"]
     model = numbers["model"]
@@ -190,8 +183,11 @@ def _write_report(out: Path, numbers: dict, grid, timings: dict) -> None:
     _plot_em(evaluation["em"], f"Exact match on {evaluation['n']} generated test samples: {model}", out / "em.png")
     write_atomic(out / "numbers.json", json.dumps(numbers, indent=2) + "\n")
     write_atomic(out / "timings.json", json.dumps(timings, indent=2) + "\n")
-    write_atomic(out / "em.csv", _csv(["intervention", "heads", "k", "tau", "alpha", "em"], evaluation["em"]))
-    write_atomic(out / "top_heads.csv", _csv(["layer", "head", "R", "IR", "IR_max", "sink", "R_gold"], heads["top"]))
+    for name, columns, rows in (
+        ("em.csv", ("intervention", "heads", "k", "tau", "alpha", "em"), evaluation["em"]),
+        ("top_heads.csv", ("layer", "head", "R", "IR", "IR_max", "sink", "R_gold"), heads["top"]),
+    ):
+        write_csv(out / name, columns, ([row[key] for key in columns] for row in rows))
     em = {configuration_label(row): row["em"] for row in evaluation["em"]}
     top_table = markdown_table(
         ["layer", "head", "R", "IR", "IR_max", "sink", "R_gold"],

@@ -160,3 +160,9 @@ def _token_span(name: str, chars: tuple[int, int], offsets) -> tuple[int, int]:
             "put a space or newline at the boundary"
         )
     return starts[start_char], ends[end_char] + 1
+
+
+def prompt_room(context_length: int, max_new_tokens: int) -> int:
+    """The most prompt tokens a window of ``context_length`` holds with ``max_new_tokens`` of response and one more
+    decoding step (which computes the last response token's attention row)."""
+    return context_length - max_new_tokens - 1

@@ -14,8 +14,8 @@ import pytest
 from focus_interp.demo import QUICK_SIZES, demo_configurations, run_demo
 from focus_interp.directions import cache as cache_module
 from focus_interp.directions import run as directions_run
-from focus_interp.scoring import heads_run
-from focus_interp import sweeps
+from focus_interp.evaluation import multidoc
+from focus_interp.scoring import contextual_run
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def test_the_quick_demo_report_embeds_its_figures_and_holds_every_number(quick_r
 
 
 def test_an_interrupted_demo_resumes_without_recomputing_and_repeats_the_numbers(default_model, quick_report, tmp_path, monkeypatch):
-    real_evaluate_row = sweeps._evaluate_row
+    real_evaluate_row = multidoc._evaluate_row
     evaluated = []
 
     def interrupt_on_second(loaded, row, *args):
@@ -63,7 +63,7 @@ def test_an_interrupted_demo_resumes_without_recomputing_and_repeats_the_numbers
         evaluated.append(row["id"])
         return real_evaluate_row(loaded, row, *args)
 
-    monkeypatch.setattr(sweeps, "_evaluate_row", interrupt_on_second)
+    monkeypatch.setattr(multidoc, "_evaluate_row", interrupt_on_second)
     with pytest.raises(KeyboardInterrupt):
         run_demo(default_model, tmp_path, QUICK_SIZES, progress=False)
     assert not (tmp_path / "numbers.json").exists()
@@ -71,11 +71,11 @@ def test_an_interrupted_demo_resumes_without_recomputing_and_repeats_the_numbers
     def finished_work(*args):
         pytest.fail("a rerun redid finished work")
 
-    monkeypatch.setattr(heads_run, "score_prompts", finished_work)
+    monkeypatch.setattr(contextual_run, "score_prompts", finished_work)
     monkeypatch.setattr(cache_module, "cache_sample", finished_work)
     monkeypatch.setattr(directions_run, "train_directions", finished_work)
     rerun = []
-    monkeypatch.setattr(sweeps, "_evaluate_row", lambda loaded, row, *args: rerun.append(row["id"]) or real_evaluate_row(loaded, row, *args))
+    monkeypatch.setattr(multidoc, "_evaluate_row", lambda loaded, row, *args: rerun.append(row["id"]) or real_evaluate_row(loaded, row, *args))
     run_demo(default_model, tmp_path, QUICK_SIZES, progress=False)
     assert len(rerun) == QUICK_SIZES.n_test - 1 and evaluated[0] not in rerun
     again = json.loads((tmp_path / "numbers.json").read_text())

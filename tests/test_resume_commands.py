@@ -17,13 +17,13 @@ INTERRUPTED = "focus-interp: interrupted; finished work is kept, rerun the same 
 THREE = ["--n", "3"]
 
 CASES = [
-    ("heads", THREE, "focus_interp.scoring.heads_run.score_prompts", "samples.jsonl", "head_scores.csv"),
-    ("compensate", THREE, "focus_interp.sweeps._evaluate_row", "samples.jsonl", "results.csv"),
-    ("evaluate", THREE, "focus_interp.sweeps._evaluate_row", "samples.jsonl", "results.csv"),
+    ("heads", THREE, "focus_interp.scoring.contextual_run.score_prompts", "samples.jsonl", "head_scores.csv"),
+    ("compensate", THREE, "focus_interp.evaluation.multidoc._evaluate_row", "samples.jsonl", "results.csv"),
+    ("evaluate", THREE, "focus_interp.evaluation.multidoc._evaluate_row", "samples.jsonl", "results.csv"),
     ("train-directions", THREE, "focus_interp.directions.cache.cache_sample", "cache/samples.jsonl", "directions.safetensors"),
     ("retrieval-heads", ["--depths", "0", "0.5", "1", "--min-recall", "0"],
-     "focus_interp.scoring.retrieval.score_needle_prompt", "samples.jsonl", "head_scores.csv"),
-    ("long-context", THREE, "focus_interp.long_context_evaluation.generate_with_span_attention", "samples.jsonl", "results.csv"),
+     "focus_interp.scoring.retrieval_run.score_needle_prompt", "samples.jsonl", "head_scores.csv"),
+    ("long-context", THREE, "focus_interp.evaluation.long_context.generate_with_span_attention", "samples.jsonl", "results.csv"),
 ]
 """(command, options giving 3 work items, the function its runner calls once per item, the run's records, its
 output). long-context runs without directions: one configuration, so one generation per sample."""

@@ -14,19 +14,20 @@ import torch
 from transformers import Qwen2Config
 
 from focus_interp import FocusInterpError, build_prompt, load_model
-from focus_interp.architecture import config_fingerprint
 from focus_interp.cli import main
 from focus_interp.data import load_multidoc_qa
 from focus_interp.data.long_context import build_long_context_task
 from focus_interp.data.needles import generated_needles, load_needles, needle_tests
 from focus_interp.directions import Directions, read_directions, save_directions
 from focus_interp.directions.run import train_directions_run
-from focus_interp.generation import greedy_response
-from focus_interp.heads import ranking_from
+from focus_interp.evaluation.configurations import capped_k
+from focus_interp.evaluation.multidoc import read_results
+from focus_interp.evaluation.rankings import ranking_from
 from focus_interp.interventions import FocusDirection, SplitSoftmax
-from focus_interp.scoring.heads_run import score_heads
-from focus_interp.scoring.retrieval import score_retrieval_heads
-from focus_interp.sweeps import capped_k, read_results
+from focus_interp.model.architecture import config_fingerprint
+from focus_interp.model.generation import greedy_response
+from focus_interp.scoring.contextual_run import score_heads
+from focus_interp.scoring.retrieval_run import score_retrieval_heads
 from tests.conftest import TINY_SIZES, tiny_hf_model, tiny_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,8 +128,8 @@ def test_a_missing_input_file_is_one_line_that_names_it(inputs, tmp_path, capsys
     [
         ("heads", ["--data", "{bad_line_data}"], "bad_line_data.jsonl, line 2 is not valid JSON"),
         ("train-directions", ["--data", "{bad_line_data}"], "bad_line_data.jsonl, line 2 is not valid JSON"),
-        ("retrieval-heads", ["--needles", "{bad_line_needles}"], "bad_line_needles.jsonl:2 is not valid JSON: fix that line"),
-        ("retrieval-heads", ["--needles", "{number_needle}"], "number_needle.jsonl:1: needle, question and real_needle must be strings"),
+        ("retrieval-heads", ["--needles", "{bad_line_needles}"], r"bad_line_needles.jsonl, line 2 is not valid JSON .*: fix that line"),
+        ("retrieval-heads", ["--needles", "{number_needle}"], "number_needle.jsonl, line 1: needle, question and real_needle must be strings"),
         ("compensate", ["--heads", "{not_json_heads}"], r"not_json_heads.json is not valid JSON .*: expected \[\[layer, head\]"),
     ],
 )
@@ -161,7 +162,7 @@ def test_long_context_says_why_no_task_can_be_built(inputs, tmp_path, capsys, op
         ("evaluate", ["--n", "0"], "n=0 must be a positive number of rows"),
         ("train-directions", ["--n", "0"], "n=0 must be a positive number of rows"),
         ("heads", ["--data", "{empty}"], "empty.jsonl is empty: expected one JSON object per line"),
-        ("retrieval-heads", ["--needles", "{empty}"], "empty.jsonl holds no needles"),
+        ("retrieval-heads", ["--needles", "{empty}"], "empty.jsonl is empty: expected one JSON object per line"),
         ("retrieval-heads", ["--n-needles", "0"], "the number of needles must be at least 1"),
     ],
 )

@@ -1,7 +1,8 @@
-"""Datasets: multi-document QA (generated here, or read from a user's files) and its prompt format."""
+"""Datasets, with no model: multi-document QA (``multidoc``), long-context tasks in HELMET's categories
+(``long_context``) and needle-in-a-haystack tests (``needles``); generated here or read from a user's files."""
 
-from focus_interp.data.loading import default_gold_positions, load_multidoc_qa
-from focus_interp.data.multidoc import (
+from focus_interp.data.multidoc.loading import default_gold_positions, load_multidoc_qa
+from focus_interp.data.multidoc.parts import (
     INSTRUCTION,
     document_name,
     gold_parts,
@@ -11,7 +12,7 @@ from focus_interp.data.multidoc import (
     multidoc_parts,
     no_gold_parts,
 )
-from focus_interp.data.synthetic import synthetic_multidoc_qa
+from focus_interp.data.multidoc.synthetic import synthetic_multidoc_qa
 
 __all__ = [
     "INSTRUCTION",

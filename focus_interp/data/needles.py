@@ -8,14 +8,14 @@ file, the seeded generator's fictional-town documents. Needles: a JSONL file of 
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 from typing import Sequence
 
-from focus_interp.data.lost_in_the_middle import read_oracle
-from focus_interp.data.synthetic import synthetic_multidoc_qa
+from focus_interp.data.multidoc.lost_in_the_middle import read_oracle
+from focus_interp.data.multidoc.synthetic import synthetic_multidoc_qa
 from focus_interp.errors import FocusInterpError
+from focus_interp.files import read_jsonl
 from focus_interp.prompts import Prompt, Segment, build_prompt
 
 NEEDLE = "needle"
@@ -31,23 +31,15 @@ def read_needles(path: str | Path) -> list[dict]:
     if not path.is_file():
         raise FocusInterpError(f"needles file not found: {path} (pass a JSONL file or 'generated')")
     needles = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            raise FocusInterpError(f"{path}:{number} is not valid JSON: fix that line or pass 'generated'") from None
-        missing = {"needle", "question"} - set(record if isinstance(record, dict) else ())
+    for number, record in read_jsonl(path, hint="fix that line or pass 'generated'"):
+        missing = {"needle", "question"} - set(record)
         if missing:
-            raise FocusInterpError(f"{path}:{number} lacks {', '.join(sorted(missing))}: each line needs needle and question")
+            raise FocusInterpError(f"{path}, line {number} lacks {', '.join(sorted(missing))}: each line needs needle and question")
         if not all(isinstance(record.get(key, ""), str) for key in ("needle", "question", "real_needle")):
-            raise FocusInterpError(f"{path}:{number}: needle, question and real_needle must be strings")
+            raise FocusInterpError(f"{path}, line {number}: needle, question and real_needle must be strings")
         needles.append(
             {"needle": record["needle"].strip(), "question": record["question"].strip(), "answer": record.get("real_needle", record["needle"]).strip()}
         )
-    if not needles:
-        raise FocusInterpError(f"{path} holds no needles")
     return needles
 
 

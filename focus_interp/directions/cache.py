@@ -20,10 +20,11 @@ from safetensors.torch import save_file
 
 from focus_interp.data import gold_parts, gold_segment, long_parts
 from focus_interp.errors import FocusInterpError
-from focus_interp.generation import check_fits_window, greedy_response
-from focus_interp.models import LoadedModel
+from focus_interp.files import atomic_path
+from focus_interp.model.generation import check_fits_window, greedy_response
+from focus_interp.model.loading import LoadedModel
 from focus_interp.prompts import build_prompt
-from focus_interp.runs import RunFolder, process_rows, sample_settings
+from focus_interp.runs.run_folder import RunFolder, process_rows, sample_settings
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -100,9 +101,8 @@ def build_cache(
     def cache(row: dict) -> dict:
         tensors, metadata = cache_sample(loaded, row, site, max_new_tokens, DTYPES[dtype])
         path = folder.path / shard_name(row["id"])
-        partial = path.with_name(f".{path.name}.partial")
-        save_file(tensors, str(partial), metadata=metadata)
-        partial.replace(path)
+        with atomic_path(path) as partial:
+            save_file(tensors, str(partial), metadata=metadata)
         return {"id": row["id"], "shard": path.name, "response_rows": int(metadata["length"]) - int(metadata["first_row"])}
 
     try:

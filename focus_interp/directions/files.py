@@ -12,9 +12,10 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import Tensor
 
-from focus_interp.architecture import Architecture
 from focus_interp.errors import FocusInterpError
+from focus_interp.files import atomic_path
 from focus_interp.interventions.focus_direction import SITES
+from focus_interp.model.architecture import Architecture
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,10 +59,9 @@ def save_directions(path: str | Path, directions: Directions) -> None:
     """Write ``directions`` as safetensors (written to a temporary file, then moved into place)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
     metadata = {**directions.metadata, "site": directions.site}
-    save_file({"q": directions.query.contiguous(), "k": directions.key.contiguous()}, str(partial), metadata=metadata)
-    partial.replace(path)
+    with atomic_path(path) as partial:
+        save_file({"q": directions.query.contiguous(), "k": directions.key.contiguous()}, str(partial), metadata=metadata)
 
 
 def load_directions(path: str | Path, architecture: Architecture | None = None) -> Directions:

@@ -14,8 +14,9 @@ from focus_interp.directions.cache import build_cache
 from focus_interp.directions.files import Directions, load_directions, save_directions
 from focus_interp.directions.training import train_directions
 from focus_interp.errors import FocusInterpError
-from focus_interp.models import LoadedModel
-from focus_interp.runs import rows_fingerprint, write_atomic
+from focus_interp.files import write_csv
+from focus_interp.model.loading import LoadedModel
+from focus_interp.runs.run_folder import rows_fingerprint
 
 
 def train_directions_run(
@@ -65,12 +66,11 @@ def train_directions_run(
         result = train_directions(loaded.architecture, shards, site, epochs, lr, init_std, seed, progress)
         metadata = {**settings, "final_loss": f"{float(result.losses[-1].mean()):.6f}"}
         directions = Directions(result.directions.query, result.directions.key, site, metadata)
-        lines = ["epoch,layer,loss"] + [
-            f"{epoch + 1},{layer},{float(result.losses[epoch, layer]):.6f}"
+        write_csv(out / "losses.csv", ("epoch", "layer", "loss"), (
+            (epoch + 1, layer, f"{float(result.losses[epoch, layer]):.6f}")
             for epoch in range(epochs)
             for layer in range(loaded.architecture.n_layers)
-        ]
-        write_atomic(out / "losses.csv", "\n".join(lines) + "\n")
+        ))
         _plot_losses(result.losses, out / "losses.png", loaded.name)
         save_directions(path, directions)
     final_loss = float(directions.metadata["final_loss"])

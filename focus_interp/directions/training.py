@@ -19,11 +19,11 @@ from jaxtyping import Float
 from torch import Tensor
 from tqdm import tqdm
 
-from focus_interp.architecture import Architecture
-from focus_interp.attention import attention_bias
 from focus_interp.directions.cache import read_shard
 from focus_interp.directions.files import Directions
 from focus_interp.errors import FocusInterpError
+from focus_interp.model.architecture import Architecture
+from focus_interp.model.attention import attention_bias
 
 
 def rotate_half(x: Tensor) -> Tensor:

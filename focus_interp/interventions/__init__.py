@@ -1,4 +1,5 @@
-"""Interventions on attention (split softmax, focus directions), written as nnsight edits so they compose with each other and with a user's own."""
+"""Interventions on attention: split softmax and focus directions, written as nnsight edits on a layer's sites,
+composed in execution order with each other and a user's own edits, and generation under them."""
 
 from focus_interp.interventions.attention_edit import SplitSoftmax, SplitSoftmaxRows
 from focus_interp.interventions.compose import apply_interventions

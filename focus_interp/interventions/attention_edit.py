@@ -19,11 +19,11 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from focus_interp.architecture import Architecture
-from focus_interp.attention import attention_bias, attention_logits
 from focus_interp.errors import FocusInterpError
 from focus_interp.heads import Head, check_heads, heads_by_layer
 from focus_interp.interventions.split_softmax import check_tau, split_factors
+from focus_interp.model.architecture import Architecture
+from focus_interp.model.attention import attention_bias, attention_logits
 
 
 @dataclass(frozen=True)

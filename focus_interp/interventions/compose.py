@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from focus_interp.errors import FocusInterpError
-from focus_interp.models import LoadedModel
+from focus_interp.model.loading import LoadedModel
 
 STAGES = ("pre_rope", "post_rope", "attention")
 

@@ -23,9 +23,9 @@ from einops import rearrange
 from jaxtyping import Float
 from torch import Tensor
 
-from focus_interp.architecture import Architecture
 from focus_interp.errors import FocusInterpError
 from focus_interp.heads import Head, check_heads, heads_by_layer
+from focus_interp.model.architecture import Architecture
 
 SITES = ("post_rope", "pre_rope")
 

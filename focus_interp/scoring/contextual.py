@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import torch
 
-from focus_interp.data.multidoc import document_name, gold_parts, gold_segment, irrelevant_segments, long_parts
-from focus_interp.metrics import best_subspan_em
-from focus_interp.models import LoadedModel
+from focus_interp.data.multidoc.parts import (
+    document_name,
+    gold_parts,
+    gold_segment,
+    irrelevant_segments,
+    long_parts,
+)
+from focus_interp.metrics.exact_match import best_subspan_em
+from focus_interp.model.loading import LoadedModel
 from focus_interp.prompts import SINK, Prompt, build_prompt
 from focus_interp.scoring.response_attention import generate_with_span_attention
 

@@ -17,10 +17,10 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from focus_interp.attention import attention_bias, attention_probabilities
-from focus_interp.generation import check_fits_window, traced_greedy
 from focus_interp.interventions import apply_interventions
-from focus_interp.models import LoadedModel
+from focus_interp.model.attention import attention_bias, attention_probabilities
+from focus_interp.model.generation import check_fits_window, traced_greedy
+from focus_interp.model.loading import LoadedModel
 from focus_interp.prompts import Prompt
 
 

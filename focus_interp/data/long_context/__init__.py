@@ -34,20 +34,23 @@ which HELMET loads from the Hugging Face hub, are read from folders added to tha
 A file-backed prompt holds at most what its record holds: it falls short of the budget when the record is
 shorter than that in this tokenizer.
 
-The package's modules: ``tasks`` (the registry, samples, budgets and dispatch), ``filling`` (prompts filled to a
-budget, segment edges aligned), ``formats`` (the key-value and RULER prompts both kinds of task use), ``records``
-(reading a task file's records in seeded order), ``generated`` (the generated tasks) and ``helmet`` (HELMET's
-file-backed tasks).
+The package's modules: ``base`` (budgets, task entries, requests and samples), ``registry`` (the one table of
+tasks and ``build_long_context_task``), ``filling`` (prompts filled to a budget, segment edges aligned),
+``formats`` (the key-value and RULER prompts both kinds of task use), ``records`` (reading a task file's records
+in seeded order), ``generated`` (the generated tasks) and ``helmet`` (HELMET's file-backed tasks).
 """
 
-from focus_interp.data.long_context.filling import GOLD, Part
-from focus_interp.data.long_context.helmet import BUDGETS, TaskUnavailable
-from focus_interp.data.long_context.tasks import (
-    TASKS,
+from focus_interp.data.long_context.base import (
+    BUDGETS,
     LongContextSample,
     TaskInfo,
-    available_tasks,
+    TaskUnavailable,
     budgets_for,
+)
+from focus_interp.data.long_context.filling import GOLD, Part
+from focus_interp.data.long_context.registry import (
+    TASKS,
+    available_tasks,
     build_long_context_task,
 )
 

@@ -8,20 +8,32 @@ import random
 import uuid
 from functools import partial
 from itertools import islice
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import Iterator, Sequence
 
-from focus_interp.data.distractors import DistractorPool
-from focus_interp.data.long_context.filling import GOLD, Context, Part, align_segments, gold_names, split_pieces
-from focus_interp.data.long_context.formats import KV_INSTRUCTION, RULER_ALL, RULER_ONE, gold_pair, kv, kv_context
+from focus_interp.data.long_context.base import LongContextSample, Request
+from focus_interp.data.long_context.filling import (
+    GOLD,
+    Context,
+    Part,
+    align_segments,
+    gold_names,
+    split_pieces,
+)
+from focus_interp.data.long_context.formats import (
+    KV_INSTRUCTION,
+    RULER_ALL,
+    RULER_ONE,
+    gold_pair,
+    kv,
+    kv_context,
+)
 from focus_interp.data.long_context.records import checked, seeded_records
-from focus_interp.data.lost_in_the_middle import read_oracle
-from focus_interp.data.multidoc import document_name, multidoc_parts
+from focus_interp.data.multidoc.distractors import DistractorPool
+from focus_interp.data.multidoc.lost_in_the_middle import read_oracle
+from focus_interp.data.multidoc.parts import document_name, multidoc_parts
+from focus_interp.data.multidoc.synthetic import synthetic_multidoc_qa
 from focus_interp.data.needles import haystack_text
-from focus_interp.data.synthetic import synthetic_multidoc_qa
 from focus_interp.prompts import Segment
-
-if TYPE_CHECKING:
-    from focus_interp.data.long_context.tasks import LongContextSample, Request
 
 _NEEDLE = "One of the special magic numbers for {key} is: {value}."
 _NEEDLE_SPACING = 10

@@ -12,24 +12,36 @@ from collections import defaultdict
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import Iterator, Sequence
 
-from focus_interp.data.long_context.filling import GOLD, Context, gold_names, split_golds, split_pieces
-from focus_interp.data.long_context.formats import KV_INSTRUCTION, RULER_ALL, RULER_ONE, gold_pair, kv_context
-from focus_interp.data.long_context.records import checked, seeded_records, shuffled_order
-from focus_interp.data.lost_in_the_middle import read_jsonl
+from focus_interp.data.long_context.base import (
+    BUDGETS,
+    LongContextSample,
+    Request,
+    TaskUnavailable,
+)
+from focus_interp.data.long_context.filling import (
+    GOLD,
+    Context,
+    gold_names,
+    split_golds,
+    split_pieces,
+)
+from focus_interp.data.long_context.formats import (
+    KV_INSTRUCTION,
+    RULER_ALL,
+    RULER_ONE,
+    gold_pair,
+    kv_context,
+)
+from focus_interp.data.long_context.records import (
+    checked,
+    seeded_records,
+    shuffled_order,
+)
 from focus_interp.errors import FocusInterpError
+from focus_interp.files import read_jsonl
 from focus_interp.prompts import Segment
-
-if TYPE_CHECKING:
-    from focus_interp.data.long_context.tasks import LongContextSample, Request
-
-BUDGETS = (8192, 16384, 32768, 65536, 131072)
-"""Context budgets in tokens: HELMET's input lengths."""
-
-
-class TaskUnavailable(FocusInterpError):
-    """A task whose data files are not there: the message names the missing file and what to do."""
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -11,6 +9,7 @@ from typing import Iterator
 import numpy as np
 
 from focus_interp.errors import FocusInterpError
+from focus_interp.files import open_lines, parse_json_line
 
 
 def seeded_records(path: Path, seed: int) -> Iterator[tuple[int, dict]]:
@@ -18,8 +17,7 @@ def seeded_records(path: Path, seed: int) -> Iterator[tuple[int, dict]]:
     only the lines yielded are parsed."""
     if not path.is_file():
         raise FocusInterpError(f"{path} not found: pass an existing JSON-lines file")
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
+    with open_lines(path, "rb") as handle:
         starts, position = [], 0
         try:
             for number, line in enumerate(handle, start=1):
@@ -33,19 +31,7 @@ def seeded_records(path: Path, seed: int) -> Iterator[tuple[int, dict]]:
         for index in shuffled_order(len(starts), seed):
             number, position = starts[index]
             handle.seek(position)
-            yield number, _parsed(handle.readline(), path, number)
-
-
-def _parsed(line: bytes, path: Path, number: int) -> dict:
-    try:
-        record = json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise FocusInterpError(
-            f"{path}, line {number} is not valid JSON ({error}): fix or download the file again"
-        ) from None
-    if not isinstance(record, dict):
-        raise FocusInterpError(f"{path}, line {number} is not a JSON object: fix or download the file again")
-    return record
+            yield number, parse_json_line(handle.readline(), path, number, "fix or download the file again")
 
 
 def shuffled_order(count: int, seed: int) -> list[int]:

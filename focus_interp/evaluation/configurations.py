@@ -1,0 +1,98 @@
+"""Evaluated configurations as typed data: no intervention, the baseline prompts (gold document alone, distractors
+alone), split softmax (heads, k, tau) and focus directions (heads, k, alpha), and the edits they build."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from focus_interp.directions import Directions
+from focus_interp.errors import FocusInterpError
+from focus_interp.heads import Head, random_heads
+from focus_interp.interventions import FocusDirection
+from focus_interp.model.architecture import Architecture
+
+BASELINES = ("none", "gold_only", "no_gold")
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """One evaluated setting; ``heads`` is ``top`` (the ranking) or ``random`` (seeded draw of k heads)."""
+
+    intervention: str
+    heads: str = ""
+    k: int = 0
+    tau: float | None = None
+    alpha: float | None = None
+
+    @property
+    def name(self) -> str:
+        parts = [self.intervention]
+        if self.heads:
+            parts.append(f"{self.heads} k={self.k}")
+        if self.tau is not None:
+            parts.append(f"tau={self.tau:g}")
+        if self.alpha is not None:
+            parts.append(f"alpha={self.alpha:g}")
+        return " ".join(parts)
+
+
+def capped_k(k_values: Sequence[int | str], n_heads: int) -> list[int]:
+    """k values with ``all`` (or anything above the model's head count) replaced by that count, without repeats."""
+    capped = []
+    for k in k_values:
+        try:
+            value = n_heads if k == "all" else int(k)
+        except ValueError:
+            raise FocusInterpError(f"k must be a whole number or 'all', got {k!r}") from None
+        if value < 1:
+            raise FocusInterpError(f"k must be at least 1 or 'all', got {k}")
+        value = min(value, n_heads)
+        if value not in capped:
+            capped.append(value)
+    return capped
+
+
+def split_softmax_configurations(
+    k_values: Sequence[int], taus: Sequence[float], random_taus: Sequence[float] = ()
+) -> list[Configuration]:
+    """The baselines, then top-k heads at every tau, then random heads at every ``random_taus``."""
+    configurations = [Configuration(name) for name in BASELINES]
+    configurations += [Configuration("split_softmax", "top", k, tau=tau) for tau in taus for k in k_values]
+    configurations += [Configuration("split_softmax", "random", k, tau=tau) for tau in random_taus for k in k_values]
+    return configurations
+
+
+def focus_direction_configurations(k_values: Sequence[int], alphas: Sequence[float]) -> list[Configuration]:
+    """The baselines, then top-k heads at every alpha."""
+    return [Configuration(name) for name in BASELINES] + [
+        Configuration("focus_direction", "top", k, alpha=alpha) for alpha in alphas for k in k_values
+    ]
+
+
+def focus_direction_edit(
+    configuration: Configuration, head_sets: HeadSets, directions: Directions | None, architecture: Architecture
+) -> FocusDirection:
+    """The focus direction of a configuration on its heads, checked against the model."""
+    if directions is None:
+        raise FocusInterpError("focus-direction configurations need a directions file (--directions)")
+    edit = FocusDirection(head_sets.heads(configuration), directions.query, directions.key, configuration.alpha, directions.site)
+    edit.check(architecture)
+    return edit
+
+
+@dataclass(frozen=True)
+class HeadSets:
+    """Where a configuration's heads come from: a ranking (best first) and seeded random draws."""
+
+    ranking: tuple[Head, ...]
+    source: str
+    architecture: Architecture
+    seed: int = 0
+
+    def heads(self, configuration: Configuration) -> tuple[Head, ...]:
+        if configuration.heads == "random":
+            return tuple(random_heads(self.architecture, configuration.k, seed=self.seed + configuration.k))
+        if configuration.k > len(self.ranking):
+            raise FocusInterpError(f"top-{configuration.k} heads asked for, {self.source} ranks only {len(self.ranking)}")
+        return self.ranking[: configuration.k]

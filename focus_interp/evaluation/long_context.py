@@ -1,0 +1,139 @@
+"""Long-context evaluation (HELMET's categories): every sample under every configuration (no intervention, or a
+focus direction on the top-k heads at alpha), with its metric and the sink contextual score of the top heads.
+
+A run folder holds ``samples.jsonl`` (per sample: responses, scores, sink scores per configuration),
+``results.csv`` (``task, category, budget, configuration, n, score, sink``: means per task, budget and
+configuration) and ``meta.json``; a rerun resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from focus_interp.data.long_context import LongContextSample
+from focus_interp.directions import Directions
+from focus_interp.errors import FocusInterpError
+from focus_interp.evaluation.configurations import (
+    Configuration,
+    HeadSets,
+    focus_direction_edit,
+)
+from focus_interp.files import read_csv_rows, write_csv
+from focus_interp.metrics.long_context import score_response
+from focus_interp.model.generation import check_fits_window
+from focus_interp.model.loading import LoadedModel
+from focus_interp.prompts import SINK, Segment, build_prompt
+from focus_interp.runs.run_folder import RunFolder, evaluate_rows, sample_settings
+from focus_interp.scoring.response_attention import generate_with_span_attention
+
+RESULT_COLUMNS = ("task", "category", "budget", "configuration", "n", "score", "sink")
+
+
+def long_context_configurations(k_values: Sequence[int], alphas: Sequence[float]) -> list[Configuration]:
+    """No intervention, then a focus direction on the top-k heads at every alpha (the paper: k 10, 20; alpha ±0.2)."""
+    return [Configuration("none")] + [Configuration("focus_direction", "top", k, alpha=alpha) for k in k_values for alpha in alphas]
+
+
+def run_long_context(
+    loaded: LoadedModel,
+    samples: Sequence[LongContextSample],
+    out: str | Path,
+    configurations: Sequence[Configuration],
+    head_sets: HeadSets,
+    directions: Directions | None,
+    data: dict | None = None,
+    max_new_tokens: int = 32,
+    sink_heads: int = 5,
+    progress: bool = True,
+) -> dict:
+    """Evaluate every sample not yet in ``out`` under every configuration; rewrite ``results.csv`` after each.
+
+    The sink score of a response is the mean, over the top ``sink_heads`` heads of the ranking, of their
+    attention on the first tokens averaged over the response rows (Tables 12-13). Samples whose prompt does not
+    fit the window are skipped and listed in ``meta.json``. Each sample's content (``content_digest``) is pinned
+    with its id, so a rerun over changed samples with the same ids is refused rather than resumed.
+    """
+    edits = {c.name: _edit(loaded, c, head_sets, directions) for c in configurations}
+    top = head_sets.ranking[:sink_heads]
+    if not top:
+        raise FocusInterpError("the head ranking is empty: pass a scoring run or a JSON head list")
+    rows = [{"id": sample.id, "question": content_digest(sample), "sample": sample} for sample in samples]
+    settings = {
+        **sample_settings(loaded.name, rows, data, max_new_tokens),
+        "heads_source": head_sets.source,
+        "ranking": [list(head) for head in head_sets.ranking],
+        "directions": None if directions is None else directions.describe(),
+        "configurations": [c.name for c in configurations],
+        "sink_heads": sink_heads,
+    }
+    folder = RunFolder(out, settings)
+    records = folder.records()
+
+    def evaluate(row: dict) -> dict:
+        sample: LongContextSample = row["sample"]
+        prompt = build_prompt(loaded.tokenizer, sample.parts)
+        check_fits_window(loaded, len(prompt), max_new_tokens)
+        record = {"id": sample.id, "task": sample.task, "category": sample.category, "budget": sample.budget,
+                  "prompt_tokens": len(prompt), "responses": {}, "scores": {}, "sink": {}}
+        for name, interventions in edits.items():
+            result = generate_with_span_attention(loaded, prompt, [SINK], max_new_tokens, interventions)
+            text = loaded.tokenizer.decode(result.response_ids)
+            record["responses"][name] = text
+            record["scores"][name] = score_response(sample, text)
+            sink = result.mean_over_response()[..., 0] if result.response_ids else None
+            record["sink"][name] = None if sink is None else float(np.mean([float(sink[layer, head]) for layer, head in top]))
+        return record
+
+    def write() -> None:
+        write_long_context_results(folder.path / "results.csv", records, configurations)
+
+    return evaluate_rows(folder, rows, evaluate, records, write, loaded.name, "long-context samples", progress)
+
+
+def content_digest(sample: LongContextSample) -> str:
+    """A short sha256 of what a sample asks and how it is scored: its parts (segment names and text), answers,
+    metric and relevance labels."""
+    parts = [[part.name, part.text] if isinstance(part, Segment) else part for part in sample.parts]
+    content = json.dumps([parts, sample.answers, sample.metric, sample.qrels], sort_keys=True)
+    return hashlib.sha256(content.encode()).hexdigest()[:16]
+
+
+def _edit(loaded: LoadedModel, configuration: Configuration, head_sets: HeadSets, directions: Directions | None) -> list:
+    """The interventions of one configuration, checked against the model before any sample runs."""
+    if configuration.intervention == "none":
+        return []
+    if configuration.intervention != "focus_direction":
+        raise FocusInterpError(f"long-context runs take no intervention or focus directions, not {configuration.intervention}")
+    return [focus_direction_edit(configuration, head_sets, directions, loaded.architecture)]
+
+
+def write_long_context_results(path: Path, records: list[dict], configurations: Sequence[Configuration]) -> None:
+    """Mean score and sink score per (task, budget, configuration); empty sink when no response had tokens."""
+    groups: dict[tuple, list[dict]] = {}
+    for record in records:
+        groups.setdefault((record["task"], record["category"], record["budget"]), []).append(record)
+    rows = []
+    for (task, category, budget), chosen in sorted(groups.items()):
+        for configuration in configurations:
+            name = configuration.name
+            sinks = [r["sink"][name] for r in chosen if r["sink"][name] is not None]
+            score = float(np.mean([r["scores"][name] for r in chosen]))
+            rows.append([task, category, budget, name, len(chosen), f"{score:.6f}", f"{np.mean(sinks):.6f}" if sinks else ""])
+    write_csv(path, RESULT_COLUMNS, rows)
+
+
+def read_long_context_results(path: str | Path) -> list[dict]:
+    """Rows of a long-context ``results.csv`` with numbers parsed (NaN for an empty sink)."""
+    path = Path(path)
+    hint = f"no results at {path}: run `focus-interp long-context ... --out {path.parent}` first"
+    return [
+        {**row, "budget": int(row["budget"]), "n": int(row["n"]), "score": float(row["score"]),
+         "sink": float(row["sink"]) if row["sink"] else math.nan}
+        for row in read_csv_rows(path, RESULT_COLUMNS, hint, "long-context results.csv")
+    ]

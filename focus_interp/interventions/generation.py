@@ -1,0 +1,99 @@
+"""Greedy generation under interventions, one prompt or a left-padded batch."""
+
+from __future__ import annotations
+
+from itertools import zip_longest
+from typing import Sequence
+
+import torch
+
+from focus_interp.errors import FocusInterpError
+from focus_interp.interventions import (
+    SplitSoftmax,
+    SplitSoftmaxRows,
+    apply_interventions,
+)
+from focus_interp.model.generation import check_fits_window, left_pad, traced_greedy
+from focus_interp.model.kv_cache import repeat_prefix_cache
+from focus_interp.model.loading import LoadedModel
+from focus_interp.prompts import Prompt
+
+
+def batch_split_softmax(per_prompt: Sequence[Sequence[SplitSoftmax]], offsets: Sequence[int]) -> list[SplitSoftmaxRows]:
+    """The j-th split softmax of every prompt (in that prompt's own positions) as one edit of the padded batch."""
+    for edits in per_prompt:
+        for edit in edits:
+            if not isinstance(edit, SplitSoftmax):
+                raise FocusInterpError(
+                    f"only split softmax can differ per prompt, got {type(edit).__name__}: pass it in interventions"
+                )
+    return [
+        SplitSoftmaxRows(tuple(None if edit is None else edit.shifted(offset) for edit, offset in zip(column, offsets)))
+        for column in zip_longest(*per_prompt)
+    ]
+
+
+def generate_with_interventions(
+    loaded: LoadedModel,
+    prompts: Prompt | Sequence[Prompt],
+    interventions: Sequence = (),
+    max_new_tokens: int = 32,
+    per_prompt: Sequence[Sequence[SplitSoftmax]] | None = None,
+) -> list[int] | list[list[int]]:
+    """Greedy response token ids (without the stop token) with every intervention applied at every step.
+
+    One ``Prompt`` gives one list of ids; a list of prompts is generated as one left-padded batch and gives one
+    list per prompt. ``interventions`` apply to every row; ``per_prompt`` holds one sequence of split softmaxes
+    per prompt, each in its prompt's own positions.
+    """
+    single = isinstance(prompts, Prompt)
+    prompts = [prompts] if single else list(prompts)
+    check_fits_window(loaded, max((len(prompt) for prompt in prompts), default=0), max_new_tokens)
+    ids, mask, offsets = left_pad(loaded, prompts)
+    edits = list(interventions)
+    if len(set(offsets)) > 1 and any(isinstance(edit, (SplitSoftmax, SplitSoftmaxRows)) for edit in edits):
+        raise FocusInterpError(
+            "a split softmax names positions of one prompt: in a batch of prompts of different lengths pass it "
+            "per prompt (per_prompt=[[SplitSoftmax(...)], ...])"
+        )
+    if per_prompt is not None:
+        if len(per_prompt) != len(prompts):
+            raise FocusInterpError(f"per_prompt has {len(per_prompt)} entries for {len(prompts)} prompts: give one each")
+        edits += batch_split_softmax(per_prompt, offsets)
+    responses = traced_greedy(loaded, ids, max_new_tokens, lambda step: apply_interventions(loaded, edits), attention_mask=mask)
+    return responses[0] if single else responses
+
+
+@torch.no_grad()
+def generate_split_softmax_sweep(
+    loaded: LoadedModel,
+    prompt: Prompt,
+    rows: Sequence[SplitSoftmax | None],
+    max_new_tokens: int = 32,
+    batch_size: int = 16,
+) -> list[list[int]]:
+    """Greedy responses to one prompt under each split softmax of ``rows`` (None: no intervention).
+
+    Split softmax leaves the prompt's rows before the last token untouched, so that prefix is run once and its KV
+    cache is shared: each batch of up to ``batch_size`` rows decodes from copies of it, starting at the last
+    prompt token. Every row's ``first_row`` must be the last prompt position.
+    """
+    check_fits_window(loaded, len(prompt), max_new_tokens)
+    if batch_size < 1:
+        raise FocusInterpError(f"batch_size must be at least 1, got {batch_size}")
+    last = len(prompt) - 1
+    for row in rows:
+        if row is not None and row.first_row != last:
+            raise FocusInterpError(f"a sweep edits rows from the last prompt token ({last}), not from {row.first_row}")
+    ids = prompt.ids().to(loaded.device)
+    prefix = loaded.hf_model(ids[:, :-1], use_cache=True).past_key_values
+    responses = []
+    for start in range(0, len(rows), batch_size):
+        chunk = tuple(rows[start : start + batch_size])
+        cache = repeat_prefix_cache(prefix, len(chunk), len(prompt) + max_new_tokens)
+        edits = [SplitSoftmaxRows(chunk)]
+        responses += traced_greedy(
+            loaded, ids.repeat(len(chunk), 1), max_new_tokens, lambda step: apply_interventions(loaded, edits),
+            past_key_values=cache,
+        )
+    return responses

@@ -1,0 +1,147 @@
+"""Run folders: append-only ``samples.jsonl`` that a rerun resumes, and ``meta.json`` that pins the settings."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Callable
+
+from tqdm import tqdm
+
+from focus_interp.errors import FocusInterpError
+from focus_interp.files import append_record, read_appended_records, write_atomic
+from focus_interp.model.generation import check_max_new_tokens
+
+_VERSIONED = ("focus-interp", "torch", "transformers", "nnsight")
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and of the packages whose changes can move the numbers."""
+    found = {}
+    for name in _VERSIONED:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return {"python": platform.python_version(), **found}
+
+
+def rows_fingerprint(rows) -> str:
+    """A short hash of the rows' ids and questions: a resumed run must see the same samples."""
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(f"{row['id']}\t{row['question']}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def sample_settings(model: str, rows, data: dict | None, max_new_tokens: int) -> dict:
+    """The settings every run over samples pins: model, data source, which rows, and the response length (an
+    error when it is below 1, before any run folder is made)."""
+    check_max_new_tokens(max_new_tokens)
+    return {"model": model, "data": data or {}, "rows": rows_fingerprint(rows), "n": len(rows), "max_new_tokens": max_new_tokens}
+
+
+class RunFolder:
+    """A folder that holds one run; ``settings`` must match those of any run already in it."""
+
+    def __init__(self, path: str | Path, settings: dict):
+        self.path = Path(path)
+        self.settings = settings
+        self.samples_path = self.path / "samples.jsonl"
+        self.meta_path = self.path / "meta.json"
+        in_the_way = next((path for path in (self.path, *self.path.parents) if path.exists() and not path.is_dir()), None)
+        if in_the_way is not None:
+            raise FocusInterpError(f"{in_the_way} is a file: --out must name a folder")
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._check_or_write_meta()
+
+    def _check_or_write_meta(self) -> None:
+        if self.meta_path.exists():
+            try:
+                previous = json.loads(self.meta_path.read_text()).get("settings") or {}
+            except (json.JSONDecodeError, AttributeError):
+                raise FocusInterpError(f"{self.meta_path} is not a run's meta.json: pass another output folder") from None
+            current = json.loads(json.dumps(self.settings))
+            if previous != current:
+                changed = sorted(k for k in set(previous) | set(current) if previous.get(k) != current.get(k))
+                raise FocusInterpError(
+                    f"{self.path} holds a run with other settings ({', '.join(changed)} differ): "
+                    "pass another output folder or the same settings"
+                )
+        else:
+            self.write_meta({})
+
+    def write_meta(self, summary: dict) -> None:
+        meta = {
+            "settings": self.settings,
+            "versions": versions(),
+            "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            **summary,
+        }
+        write_atomic(self.meta_path, json.dumps(meta, indent=2) + "\n")
+
+    def records(self) -> list[dict]:
+        """Finished records; a last line cut short by an interruption is dropped from the file."""
+        return read_appended_records(self.samples_path)
+
+    def append(self, record: dict) -> None:
+        append_record(self.samples_path, record)
+
+
+def process_rows(
+    folder: RunFolder,
+    rows,
+    process: Callable[[dict], dict],
+    records: list[dict],
+    skipped: list[dict],
+    desc: str,
+    progress: bool = True,
+    after_each: Callable[[], None] | None = None,
+) -> None:
+    """Run ``process(row)`` on each row whose id is not among ``records``; each new record is appended to
+    ``folder`` and to ``records`` as it finishes. A row whose processing raises ``FocusInterpError`` goes to
+    ``skipped`` with its reason; ``after_each`` runs after every row (e.g. to rewrite a results file). An
+    interruption keeps every finished record.
+    """
+    done = {record["id"] for record in records}
+    with tqdm(total=len(rows), initial=len(done), desc=desc, unit="sample", disable=not progress) as bar:
+        for row in rows:
+            if row["id"] in done:
+                continue
+            try:
+                record = process(row)
+            except FocusInterpError as error:
+                skipped.append({"id": row["id"], "reason": str(error)})
+            else:
+                folder.append(record)
+                records.append(record)
+                done.add(row["id"])
+            if after_each is not None:
+                after_each()
+            bar.update()
+
+
+def evaluate_rows(
+    folder: RunFolder,
+    rows,
+    process: Callable[[dict], dict],
+    records: list[dict],
+    write: Callable[[], None],
+    model: str,
+    desc: str,
+    progress: bool = True,
+) -> dict:
+    """``process_rows`` with ``write()`` (a results file) after every row and once more at the end, even when
+    interrupted; ``meta.json`` then gets the summary it returns: model, n_evaluated, n_skipped, skipped."""
+    skipped: list[dict] = []
+    try:
+        process_rows(folder, rows, process, records, skipped, desc, progress, after_each=write)
+    finally:
+        write()
+        summary = {"model": model, "n_evaluated": len(records), "n_skipped": len(skipped), "skipped": skipped}
+        folder.write_meta(summary)
+    return summary

@@ -1,0 +1,24 @@
+"""Reading a scoring run's ``head_scores.csv``: one row per (layer, head), and the top-k heads by a score."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from focus_interp.files import read_csv_rows
+from focus_interp.heads import rank_heads
+
+
+def read_head_scores(path: str | Path) -> list[dict]:
+    """Rows of a ``head_scores.csv``: ints for layer/head, floats (NaN for empty) for the scores."""
+    path = Path(path)
+    hint = f"no head scores at {path}: run `focus-interp heads ... --out {path.parent}` (or retrieval-heads) first"
+    rows = read_csv_rows(path, ("layer", "head"), hint, "head_scores.csv")
+    return [
+        {key: int(value) if key in ("layer", "head") else float(value or "nan") for key, value in row.items()}
+        for row in rows
+    ]
+
+
+def top_heads(path: str | Path, k: int, score: str = "R") -> list[tuple[int, int]]:
+    """The ``k`` heads with the highest mean ``score`` in a ``head_scores.csv``, best first, as (layer, head)."""
+    return [(row["layer"], row["head"]) for row in rank_heads(read_head_scores(path), score)[:k]]

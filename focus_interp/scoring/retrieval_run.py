@@ -1,0 +1,91 @@
+"""Retrieval-head scoring into a run folder: every needle test's response, recall and per-head scores in
+``samples.jsonl``; ``head_scores.csv`` (layer, head, retrieval) over the tests whose answer counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from focus_interp.data.needles import answer_span, haystack_text, needle_prompt
+from focus_interp.errors import FocusInterpError
+from focus_interp.files import write_csv
+from focus_interp.metrics.long_context import rouge1_recall
+from focus_interp.model.loading import LoadedModel
+from focus_interp.runs.run_folder import RunFolder, process_rows, sample_settings
+from focus_interp.scoring.retrieval import score_needle_prompt
+
+
+def score_retrieval_heads(
+    loaded: LoadedModel,
+    tests: Sequence[dict],
+    out: str | Path,
+    haystack: str | Path = "synthetic",
+    data: dict | None = None,
+    max_new_tokens: int = 50,
+    min_recall: float = 0.5,
+    progress: bool = True,
+) -> dict:
+    """Score every test (rows of ``needle_tests``) not yet in ``out``; rewrite ``head_scores.csv`` and
+    ``meta.json``; returns the meta summary. A test whose prompt does not fit the window is skipped and listed.
+    The run pins the needles' text and ``min_recall`` as well as the tests."""
+    if not 0.0 <= min_recall <= 1.0:
+        raise FocusInterpError(f"min_recall must lie in [0, 1], got {min_recall}")
+    needles = sorted({(test["needle"], test["answer"]) for test in tests})
+    settings = {
+        **sample_settings(loaded.name, tests, {"haystack": str(haystack), **(data or {})}, max_new_tokens),
+        "needles": [list(needle) for needle in needles],
+        "min_recall": min_recall,
+    }
+    text = haystack_text(haystack, HAYSTACK_CHARACTERS_PER_TOKEN * max(test["length"] for test in tests))
+    folder = RunFolder(out, settings)
+    records, skipped = folder.records(), []
+
+    def score(test: dict) -> dict:
+        prompt = needle_prompt(loaded.tokenizer, text, test)
+        span = answer_span(prompt, loaded.tokenizer, test["answer"])
+        response, scores = score_needle_prompt(loaded, prompt, span, max_new_tokens)
+        answer = loaded.tokenizer.decode(response)
+        recall = rouge1_recall(answer, test["answer"])
+        return {
+            "id": test["id"],
+            "question": test["question"],
+            "length": test["length"],
+            "depth": test["depth"],
+            "prompt_tokens": len(prompt),
+            "answer_span": list(span),
+            "response": answer,
+            "recall": recall,
+            "counted": recall >= min_recall,
+            "scores": {"retrieval": [[round(float(x), 8) for x in layer] for layer in scores]},
+        }
+
+    try:
+        process_rows(folder, tests, score, records, skipped, "retrieval tests", progress)
+    finally:
+        architecture = loaded.architecture
+        counted = [record for record in records if record["counted"]]
+        write_retrieval_scores(folder.path / "head_scores.csv", counted, architecture.n_layers, architecture.n_heads)
+        summary = {
+            "model": loaded.name,
+            "n_scored": len(records),
+            "n_counted": len(counted),
+            "n_skipped": len(skipped),
+            "skipped": skipped,
+            "recall": float(np.mean([r["recall"] for r in records])) if records else None,
+        }
+        folder.write_meta(summary)
+    return summary
+
+
+def write_retrieval_scores(path: Path, records: list[dict], n_layers: int, n_heads: int) -> None:
+    """``layer,head,retrieval``: each head's mean score over the records (empty cells when there are none)."""
+    scores = np.mean([r["scores"]["retrieval"] for r in records], axis=0) if records else None
+    rows = (
+        [layer, head, "" if scores is None else f"{scores[layer, head]:.6f}"] for layer in range(n_layers) for head in range(n_heads)
+    )
+    write_csv(path, ("layer", "head", "retrieval"), rows)
+
+
+HAYSTACK_CHARACTERS_PER_TOKEN = 6

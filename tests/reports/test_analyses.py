@@ -1,0 +1,188 @@
+"""The Figure 2 and Table 1 scripts on a small run folder."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from focus_interp.data import load_multidoc_qa
+from focus_interp.heads import rank_heads
+from focus_interp.reports.plots import score_grid
+from focus_interp.scoring.contextual_run import score_heads
+from focus_interp.scoring.head_score_files import read_head_scores
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def tiny_run(tiny_loaded, tmp_path):
+    rows = load_multidoc_qa("synthetic", split="train", n=2, gold_positions=(1, 3), n_documents=3)
+    run = tmp_path / "run"
+    score_heads(tiny_loaded("llama", "sdpa"), rows, run, {"source": "synthetic"}, max_new_tokens=3, progress=False)
+    return run
+
+
+def _run_script(name: str, *args: str) -> str:
+    result = subprocess.run([sys.executable, str(ROOT / "analyses" / name), *args], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_fig2_counts_heads_above_thresholds(tiny_run, tmp_path):
+    out = tmp_path / "figures"
+    _run_script("fig2_head_locations.py", str(tiny_run), "--out", str(out))
+    grid = score_grid(read_head_scores(tiny_run / "head_scores.csv"), "R")
+    report = (out / "fig2_head_locations.md").read_text()
+    for threshold in (0.2, 0.1, 0.05):
+        assert f"| R > {threshold} | {int(np.sum(grid > threshold))} |" in report
+    assert (out / "fig2_head_locations.png").stat().st_size > 0
+    written = np.loadtxt(out / "fig2_head_locations.csv", delimiter=",", skiprows=1)
+    np.testing.assert_allclose(written[:, 1:], grid, atol=1e-6)
+
+
+def test_table1_lists_top_heads_by_case(tiny_run, tmp_path):
+    out = tmp_path / "figures"
+    _run_script("table1_contextual_scores.py", str(tiny_run), "--out", str(out), "--top", "3")
+    rows = rank_heads(read_head_scores(tiny_run / "head_scores.csv"))[:3]
+    lines = (out / "table1_contextual_scores.csv").read_text().splitlines()
+    assert len(lines) == 1 + 3 * 4
+    first = lines[1].split(",")
+    assert (int(first[0]), int(first[1]), first[2]) == (rows[0]["layer"], rows[0]["head"], "long")
+    assert abs(float(first[3]) - rows[0]["R"]) < 1e-6
+    assert (out / "table1_contextual_scores.png").stat().st_size > 0
+
+
+def test_missing_run_folder_is_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "analyses" / "fig2_head_locations.py"), str(tmp_path / "nothing")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode != 0 and "is not a run folder" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_fig3_plots_every_configuration_of_a_sweep(tiny_loaded, tmp_path):
+    import csv
+
+    from focus_interp.evaluation.configurations import (
+        HeadSets,
+        split_softmax_configurations,
+    )
+    from focus_interp.evaluation.multidoc import read_results, run_sweep
+
+    loaded = tiny_loaded("llama", "sdpa")
+    rows = load_multidoc_qa("synthetic", split="test", n=2, gold_positions=(1, 3), n_documents=3)
+    ranking = tuple((layer, head) for layer in range(3) for head in range(4))
+    run = tmp_path / "sweep"
+    configurations = split_softmax_configurations([1, 12], [0.3, 2.0], [0.3])
+    run_sweep(loaded, rows, run, configurations, HeadSets(ranking, "hand", loaded.architecture), max_new_tokens=2, progress=False)
+    out = tmp_path / "figures"
+    _run_script("fig3_split_softmax.py", str(run), "--out", str(out))
+    assert (out / "fig3_split_softmax.png").stat().st_size > 0
+    with open(out / "fig3_split_softmax.csv") as handle:
+        written = list(csv.DictReader(handle))
+    expected = [r for r in read_results(run / "results.csv") if r["gold_position"] == "all"]
+    assert len(written) == len(configurations) == len(expected)
+    assert [float(r["em"]) for r in written] == pytest.approx([r["em"] for r in expected])
+
+
+def test_fig3_without_results_is_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "analyses" / "fig3_split_softmax.py"), str(tmp_path)], capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().startswith("fig3_split_softmax.py: error: no results at")
+
+
+def test_table3_reports_score_changes_under_directions(tiny_run, tiny_loaded, tmp_path):
+    import csv
+
+    import torch
+
+    from focus_interp.interventions import FocusDirection
+
+    loaded = tiny_loaded("llama", "sdpa")
+    rows = load_multidoc_qa("synthetic", split="train", n=2, gold_positions=(1, 3), n_documents=3)
+    query = torch.randn(3, 4, 16, generator=torch.Generator().manual_seed(0)) * 4
+    top = [(r["layer"], r["head"]) for r in rank_heads(read_head_scores(tiny_run / "head_scores.csv"))[:2]]
+    run = tmp_path / "directed"
+    edit = FocusDirection(tuple(top), query, torch.zeros_like(query), 1.5)
+    score_heads(
+        loaded, rows, run, {"source": "synthetic"}, max_new_tokens=3, progress=False,
+        interventions=[edit], interventions_settings={"k": 2, "alpha": 1.5},
+    )
+    out = tmp_path / "figures"
+    _run_script("table3_scores_under_directions.py", str(tiny_run), str(run), "--out", str(out), "--top", "2")
+    base = {(r["layer"], r["head"]): r for r in read_head_scores(tiny_run / "head_scores.csv")}
+    directed = {(r["layer"], r["head"]): r for r in read_head_scores(run / "head_scores.csv")}
+    with open(out / "table3_scores_under_directions.csv") as handle:
+        written = list(csv.DictReader(handle))
+    assert [row["head"] for row in written] == [f"L{layer}H{head}" for layer, head in top]
+    for row, head in zip(written, top):
+        assert row["intervention"] == "top-2, alpha=1.5"
+        assert float(row["Δ R"]) == pytest.approx(directed[head]["R"] - base[head]["R"], abs=1e-6)
+    assert any(abs(float(row["Δ R"])) > 1e-4 for row in written)
+
+
+def test_fig4_plots_an_alpha_sweep(tiny_loaded, tmp_path):
+    import csv
+
+    import torch
+
+    from focus_interp.directions import Directions
+    from focus_interp.evaluation.configurations import (
+        HeadSets,
+        focus_direction_configurations,
+    )
+    from focus_interp.evaluation.multidoc import read_results, run_sweep
+
+    loaded = tiny_loaded("llama", "sdpa")
+    rows = load_multidoc_qa("synthetic", split="test", n=2, gold_positions=(1, 3), n_documents=3)
+    ranking = tuple((layer, head) for layer in range(3) for head in range(4))
+    directions = Directions(torch.randn(3, 4, 16), torch.zeros(3, 4, 16))
+    run = tmp_path / "sweep"
+    configurations = focus_direction_configurations([1, 12], [-0.5, 2.0])
+    run_sweep(
+        loaded, rows, run, configurations, HeadSets(ranking, "hand", loaded.architecture), max_new_tokens=2,
+        directions=directions, progress=False,
+    )
+    out = tmp_path / "figures"
+    _run_script("fig4_focus_directions.py", str(run), "--out", str(out), "--gold-position", "3")
+    assert (out / "fig4_focus_directions.png").stat().st_size > 0
+    with open(out / "fig4_focus_directions.csv") as handle:
+        written = list(csv.DictReader(handle))
+    expected = [r for r in read_results(run / "results.csv") if r["gold_position"] == "3"]
+    assert [(r["alpha"], float(r["em"])) for r in written] == [
+        ("" if r["alpha"] is None else str(r["alpha"]), pytest.approx(r["em"])) for r in expected
+    ]
+
+
+def test_fig9_counts_the_heads_shared_by_both_top_lists(tiny_run, tmp_path):
+    retrieval_run = tmp_path / "retrieval"
+    retrieval_run.mkdir()
+    (retrieval_run / "meta.json").write_text(json.dumps({"model": "tiny-llama", "n_scored": 3}))
+    scores = {(2, 1): 0.9, (0, 3): 0.5, (1, 1): 0.2}  # every other head scores 0
+    lines = ["layer,head,retrieval"] + [f"{l},{h},{scores.get((l, h), 0.0)}" for l in range(3) for h in range(4)]
+    (retrieval_run / "head_scores.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "figures"
+    _run_script("fig9_contextual_vs_retrieval.py", str(tiny_run), str(retrieval_run), "--k", "4", "--out", str(out))
+    contextual = {(r["layer"], r["head"]) for r in rank_heads(read_head_scores(tiny_run / "head_scores.csv"))[:4]}
+    shared = len(contextual & set(scores))
+    report = (out / "fig9_contextual_vs_retrieval.md").read_text()
+    assert "4 contextual and 3 retrieval" in report and f"Shared by both top-4 lists: {shared} of 4" in report
+    lines = (out / "fig9_contextual_vs_retrieval.csv").read_text().splitlines()
+    assert len(lines) == 1 + 4 + 3 and sum(line.endswith(",1") for line in lines) == 2 * shared
+    assert (out / "fig9_contextual_vs_retrieval.png").stat().st_size > 0
+
+
+def test_fig2_refuses_a_retrieval_run_with_one_line(tmp_path):
+    (tmp_path / "meta.json").write_text("{}")
+    (tmp_path / "head_scores.csv").write_text("layer,head,retrieval\n0,0,0.5\n")
+    result = subprocess.run([sys.executable, str(ROOT / "analyses" / "fig2_head_locations.py"), str(tmp_path)],
+                            capture_output=True, text=True)
+    assert result.returncode != 0 and "has no R scores" in result.stderr and "Traceback" not in result.stderr
