@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 
 from focus_interp.errors import FocusInterpError
@@ -17,7 +18,11 @@ def _load(args: argparse.Namespace):
 
 def _dataset(args: argparse.Namespace):
     """The rows to score and the description of their source kept in the run's meta.json."""
-    from focus_interp.data import default_gold_positions, load_multidoc_qa
+    from focus_interp.data import (
+        default_gold_positions,
+        dropped_answers,
+        load_multidoc_qa,
+    )
 
     options = {
         "split": args.split,
@@ -27,7 +32,8 @@ def _dataset(args: argparse.Namespace):
         "distractors": args.distractors,
         "seed": args.seed,
     }
-    return load_multidoc_qa(args.data, **options), {"source": args.data, **options}
+    rows = load_multidoc_qa(args.data, **options)
+    return rows, {"source": args.data, **options, "dropped_answers": dropped_answers(rows)}
 
 
 def _score(args: argparse.Namespace, loaded, rows, data: dict) -> None:
@@ -43,6 +49,9 @@ def _score(args: argparse.Namespace, loaded, rows, data: dict) -> None:
     if summary["n_skipped"]:
         reasons = sorted({item["reason"] for item in summary["skipped"]})
         print(f"skipped {summary['n_skipped']} samples (listed in meta.json), e.g.: {reasons[0]}")
+    if not summary["n_scored"]:
+        print(f"no sample was scored: {args.out}/head_scores.csv has no scores to rank heads by")
+        return
     path = f"{args.out}/head_scores.csv"
     print(f"\nEM {summary['em'] or 0:.3f} with all documents, {summary['em_gold'] or 0:.3f} with the gold document alone")
     print(f"top {args.top} contextual heads (mean attention on the gold document over response tokens):")
@@ -393,12 +402,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _system_refusal(error: OSError) -> str:
+    where = f" {error.filename}" if error.filename else ""
+    hints = {
+        errno.ENOSPC: "free some space, then rerun the same command: it resumes",
+        errno.EROFS: "pass a writable --out",
+        errno.EACCES: "pass a writable --out",
+    }
+    return f"cannot use{where} ({error.strerror or error}): {hints.get(error.errno, 'check that path, then rerun')}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
     except FocusInterpError as error:
         print(f"focus-interp: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a full disk, a read-only folder: what the system refused, in one line
+        print(f"focus-interp: error: {_system_refusal(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("focus-interp: interrupted; finished work is kept, rerun the same command to resume", file=sys.stderr)

@@ -1,9 +1,11 @@
 """Reading and writing the project's files: JSON lines with line-numbered one-line errors, records appended one
-line at a time, CSV tables (quoted by the csv module, written whole), and atomic writes a reader never sees half of."""
+line at a time, CSV tables (quoted by the csv module, written whole), atomic writes a reader never sees half of,
+and folder locks that keep a second process out."""
 
 from __future__ import annotations
 
 import csv
+import fcntl
 import gzip
 import io
 import json
@@ -19,8 +21,11 @@ from focus_interp.errors import FocusInterpError
 def atomic_path(path: Path) -> Iterator[Path]:
     """A hidden sibling of ``path`` to write the file to; it replaces ``path`` when the block ends without error."""
     partial = path.with_name(f".{path.name}.partial")
-    yield partial
-    os.replace(partial, path)
+    try:
+        yield partial
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -92,8 +97,9 @@ def read_jsonl(path: Path, hint: str = "fix or download the file again") -> Iter
 
 
 def read_appended_records(path: Path) -> list[dict]:
-    """The records of an append-only JSON-lines file; a last line cut short by an interruption is dropped from
-    the file (any other bad line is an error)."""
+    """The records of an append-only JSON-lines file. The tail an interruption left is repaired in the file: a last
+    line cut short is dropped, a whole last record that lacks its newline gets it (so the next record starts a line
+    of its own). Any other bad line is an error."""
     if not path.exists():
         return []
     lines = path.read_text().splitlines(keepends=True)
@@ -105,6 +111,9 @@ def read_appended_records(path: Path) -> list[dict]:
             if number < len(lines):
                 raise FocusInterpError(f"{path}, line {number} is not valid JSON: remove that line") from None
             write_atomic(path, "".join(lines[:-1]))
+            return records
+    if lines and not lines[-1].endswith("\n"):
+        write_atomic(path, "".join(lines) + "\n")
     return records
 
 
@@ -114,3 +123,59 @@ def append_record(path: Path, record: dict) -> None:
         handle.write(json.dumps(record) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
+
+
+LOCK_NAME = ".lock"
+
+
+class FolderLock:
+    """Held from ``acquire()`` (or entering a ``with`` block) to ``release()``; the lock file is removed on release.
+
+    A second process (or a second lock in this one) on the same folder is refused with one line naming the holder,
+    or, with ``wait``, waits for it. The operating system drops the lock of a process that dies, so a killed run
+    never leaves its folder locked.
+    """
+
+    def __init__(self, folder: str | Path, wait: bool = False):
+        self.folder = Path(folder)
+        self.path = self.folder / LOCK_NAME
+        self.wait = wait
+        self._fd: int | None = None
+
+    def acquire(self) -> FolderLock:
+        while self._fd is None:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX if self.wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise FocusInterpError(
+                    f"{self.folder} is in use by another run (pid {holder}): wait for it to finish or pass another --out"
+                ) from None
+            if _same_file(fd, self.path):
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+                self._fd = fd
+            else:  # the holder removed the file between our open and our lock: lock the new one
+                os.close(fd)
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            self.path.unlink(missing_ok=True)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> FolderLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.stat(path).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False

@@ -13,10 +13,15 @@ Head = tuple[int, int]
 
 
 def rank_heads(rows: list[dict], score: str = "R") -> list[dict]:
-    """Head-score rows best first by ``score`` (ties by layer, head); heads without that score come last."""
+    """Head-score rows best first by ``score`` (ties by layer, head); heads without that score come last. An error
+    when no head has the score at all: such a ranking would be layer order, not a ranking."""
     if rows and score not in rows[0]:
         columns = ", ".join(name for name in rows[0] if name not in ("layer", "head"))
         raise FocusInterpError(f"no score column '{score}' in the head scores; choose one of {columns}")
+    if rows and not any(math.isfinite(row[score]) for row in rows):
+        raise FocusInterpError(
+            f"no head has a '{score}' score (its run scored no sample): rerun the scoring on samples the model answers"
+        )
     def key(row: dict) -> tuple:
         value = row[score]
         return (math.isnan(value), -value if not math.isnan(value) else 0.0, row["layer"], row["head"])
@@ -25,9 +30,14 @@ def rank_heads(rows: list[dict], score: str = "R") -> list[dict]:
 
 
 def check_heads(heads: Iterable[Head], architecture: Architecture) -> None:
-    """An error naming the first (layer, head) that the model does not have."""
+    """An error naming the first (layer, head) that the model does not have, or that is listed twice (top-k of a
+    list with repeats would edit fewer than k heads)."""
+    seen = set()
     for layer, head in heads:
         architecture.check_head(layer, head)
+        if (layer, head) in seen:
+            raise FocusInterpError(f"head (layer {layer}, head {head}) is listed twice: list each head once")
+        seen.add((layer, head))
 
 
 def heads_by_layer(heads: Iterable[Head]) -> dict[int, list[int]]:

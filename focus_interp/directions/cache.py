@@ -74,6 +74,11 @@ def cache_sample(loaded: LoadedModel, row: dict, site: str, max_new_tokens: int,
     return tensors, metadata
 
 
+def check_cache_dtype(dtype: str) -> None:
+    if dtype not in DTYPES:
+        raise FocusInterpError(f"cache dtype must be one of {', '.join(DTYPES)}, got {dtype}")
+
+
 def build_cache(
     loaded: LoadedModel,
     rows,
@@ -86,31 +91,30 @@ def build_cache(
 ) -> dict:
     """Cache every row not yet in ``out`` (``samples.jsonl`` lists finished shards); returns the meta summary and,
     under ``shards``, the paths of every cached shard."""
-    if dtype not in DTYPES:
-        raise FocusInterpError(f"cache dtype must be one of {', '.join(DTYPES)}, got {dtype}")
+    check_cache_dtype(dtype)
     settings = {
-        **sample_settings(loaded.name, rows, data, max_new_tokens),
+        **sample_settings(loaded, rows, data, max_new_tokens),
         "config_fingerprint": loaded.architecture.config_fingerprint,
         "site": site,
         "dtype": dtype,
     }
-    folder = RunFolder(out, settings)
-    records = folder.records()
-    skipped: list[dict] = []
+    with RunFolder(out, settings) as folder:
+        records = folder.records()
+        skipped: list[dict] = []
 
-    def cache(row: dict) -> dict:
-        tensors, metadata = cache_sample(loaded, row, site, max_new_tokens, DTYPES[dtype])
-        path = folder.path / shard_name(row["id"])
-        with atomic_path(path) as partial:
-            save_file(tensors, str(partial), metadata=metadata)
-        return {"id": row["id"], "shard": path.name, "response_rows": int(metadata["length"]) - int(metadata["first_row"])}
+        def cache(row: dict) -> dict:
+            tensors, metadata = cache_sample(loaded, row, site, max_new_tokens, DTYPES[dtype])
+            path = folder.path / shard_name(row["id"])
+            with atomic_path(path) as partial:
+                save_file(tensors, str(partial), metadata=metadata)
+            return {"id": row["id"], "shard": path.name, "response_rows": int(metadata["length"]) - int(metadata["first_row"])}
 
-    try:
-        process_rows(folder, rows, cache, records, skipped, "caching activations", progress)
-    finally:
-        summary = {"n_cached": len(records), "n_skipped": len(skipped), "skipped": skipped}
-        folder.write_meta(summary)
-    return {**summary, "shards": [folder.path / record["shard"] for record in records]}
+        try:
+            process_rows(folder, rows, cache, records, skipped, "caching activations", progress)
+        finally:
+            summary = {"n_cached": len(records), "n_skipped": len(skipped), "skipped": skipped}
+            folder.write_meta(summary)
+        return {**summary, "shards": [folder.path / record["shard"] for record in records]}
 
 
 def read_shard(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:

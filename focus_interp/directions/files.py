@@ -27,6 +27,14 @@ class Directions:
     site: str = "post_rope"
     metadata: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self):
+        for name, tensor in (("q", self.query), ("k", self.key)):
+            if not torch.isfinite(tensor).all():
+                raise FocusInterpError(
+                    f"directions '{name}' from {self.metadata.get('model', 'an unknown model')} hold NaN or infinite "
+                    "values (a diverged training): retrain them with a lower lr"
+                )
+
     def check(self, architecture: Architecture) -> None:
         """An error when these directions do not fit ``architecture``: another config, or other shapes."""
         trained = self.metadata.get("config_fingerprint")
@@ -92,7 +100,14 @@ def import_official_directions(folder: str | Path, architecture: Architecture | 
     folder = Path(folder)
     if not folder.is_dir():
         raise FocusInterpError(f"no folder of released directions at {folder}")
-    layers = sorted(int(path.stem.rsplit("_", 1)[1]) for path in folder.glob("head_q_directions_*.pth"))
+    names = [path.stem.rsplit("_", 1)[1] for path in folder.glob("head_q_directions_*.pth")]
+    unnumbered = sorted(name for name in names if not name.isdigit())
+    if unnumbered:
+        raise FocusInterpError(
+            f"{folder} holds head_q_directions_{unnumbered[0]}.pth: the released format names each file by its layer "
+            "number (head_q_directions_0.pth, ...); move the other files out"
+        )
+    layers = sorted(int(name) for name in names)
     if not layers:
         raise FocusInterpError(f"{folder} holds no head_q_directions_{{layer}}.pth files")
     if layers != list(range(len(layers))):

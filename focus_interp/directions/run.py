@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from focus_interp.directions.cache import build_cache
+from focus_interp.directions.cache import build_cache, check_cache_dtype
 from focus_interp.directions.files import Directions, load_directions, save_directions
-from focus_interp.directions.training import train_directions
+from focus_interp.directions.training import check_training_settings, train_directions
 from focus_interp.errors import FocusInterpError
-from focus_interp.files import write_csv
+from focus_interp.files import FolderLock, write_csv
+from focus_interp.model.generation import check_max_new_tokens
 from focus_interp.model.loading import LoadedModel
-from focus_interp.runs.run_folder import rows_fingerprint
+from focus_interp.runs.run_folder import check_unique_ids, make_folder, rows_fingerprint
 
 
 def train_directions_run(
@@ -38,9 +39,16 @@ def train_directions_run(
     A rerun whose directions file was trained with the same settings on a cache of the same rows, response length
     and dtype reads it instead of training again; any other rerun removes it before training, so the file and
     the loss curves always come from one training."""
-    if epochs < 1 or not lr > 0:
-        raise FocusInterpError(f"epochs must be >= 1 and lr > 0, got {epochs} and {lr}")
-    out = Path(out)
+    check_training_settings(epochs, lr, init_std)
+    check_cache_dtype(cache_dtype)
+    check_max_new_tokens(max_new_tokens)
+    check_unique_ids(rows)
+    out = make_folder(Path(out))
+    with FolderLock(out):
+        return _cache_and_train(loaded, rows, out, data, site, epochs, lr, init_std, seed, max_new_tokens, cache_dtype, progress)
+
+
+def _cache_and_train(loaded, rows, out, data, site, epochs, lr, init_std, seed, max_new_tokens, cache_dtype, progress) -> dict:
     cache = build_cache(loaded, rows, out / "cache", site, data, max_new_tokens, cache_dtype, progress)
     shards = cache.pop("shards")
     if not shards:
@@ -49,6 +57,7 @@ def train_directions_run(
     settings = {
         "model": loaded.name,
         "config_fingerprint": loaded.architecture.config_fingerprint,
+        "model_identity": json.dumps(loaded.identity(), sort_keys=True),
         "data": json.dumps(data or {}),
         "n": str(len(shards)),
         "epochs": str(epochs),

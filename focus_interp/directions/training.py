@@ -9,6 +9,7 @@ for each query head of its group.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -67,6 +68,23 @@ class TrainingResult:
     losses: Float[Tensor, "epochs layers"]
 
 
+def check_training_settings(epochs: int, lr: float, init_std: float) -> None:
+    """One-line errors for settings that cannot train: fewer than one epoch, a learning rate that is not a positive
+    float32 number, an initial spread that is not finite and non-negative."""
+    if epochs < 1:
+        raise FocusInterpError(f"epochs must be at least 1, got {epochs}")
+    if not (math.isfinite(lr) and lr > 0):
+        raise FocusInterpError(f"lr must be a finite number above 0, got {lr}")
+    if lr > torch.finfo(torch.float32).max:
+        raise FocusInterpError(f"lr {lr:g} is beyond what float32 holds (at most 3.4e+38): pass a smaller --lr")
+    if not (math.isfinite(init_std) and init_std >= 0):
+        raise FocusInterpError(f"init_std must be a finite number of at least 0, got {init_std}")
+
+
+def _diverged(epoch: int, lr: float) -> FocusInterpError:
+    return FocusInterpError(f"training diverged in epoch {epoch + 1}: the directions stopped being finite at lr {lr}; lower --lr")
+
+
 def train_directions(
     architecture: Architecture,
     shards: Sequence[Path],
@@ -81,6 +99,7 @@ def train_directions(
     the samples of epoch e."""
     if not shards:
         raise FocusInterpError("no cached samples to train on: build the cache first")
+    check_training_settings(epochs, lr, init_std)
     if site == "pre_rope" and architecture.model_type.startswith("gemma3"):
         raise FocusInterpError(
             "pre_rope training reads the RoPE inputs, which on Gemma3 come after the q/k norms while the pre_rope "
@@ -106,7 +125,14 @@ def train_directions(
                 ]
             )
             per_layer.sum().backward()
-            optimizer.step()
+            try:
+                optimizer.step()
+            except RuntimeError as error:  # a step too large for float32
+                if "overflow" not in str(error):
+                    raise
+                raise _diverged(epoch, lr) from None
+            if not (torch.isfinite(query_direction).all() and torch.isfinite(key_direction).all()):
+                raise _diverged(epoch, lr)
             losses[epoch] += per_layer.detach().mean(-1) / len(shards)
     key_per_query_head = key_direction.detach().repeat_interleave(architecture.n_groups, dim=1)
     directions = Directions(query_direction.detach().clone(), key_per_query_head, site)

@@ -53,10 +53,19 @@ def capped_k(k_values: Sequence[int | str], n_heads: int) -> list[int]:
     return capped
 
 
+def check_distinct(name: str, values: Sequence[float]) -> None:
+    """An error naming a value listed twice (its configuration would be evaluated, and reported, twice)."""
+    repeated = sorted({value for value in values if list(values).count(value) > 1})
+    if repeated:
+        raise FocusInterpError(f"{name} list {', '.join(f'{value:g}' for value in repeated)} more than once: list each once")
+
+
 def split_softmax_configurations(
     k_values: Sequence[int], taus: Sequence[float], random_taus: Sequence[float] = ()
 ) -> list[Configuration]:
     """The baselines, then top-k heads at every tau, then random heads at every ``random_taus``."""
+    check_distinct("taus", taus)
+    check_distinct("random taus", random_taus)
     configurations = [Configuration(name) for name in BASELINES]
     configurations += [Configuration("split_softmax", "top", k, tau=tau) for tau in taus for k in k_values]
     configurations += [Configuration("split_softmax", "random", k, tau=tau) for tau in random_taus for k in k_values]
@@ -65,6 +74,7 @@ def split_softmax_configurations(
 
 def focus_direction_configurations(k_values: Sequence[int], alphas: Sequence[float]) -> list[Configuration]:
     """The baselines, then top-k heads at every alpha."""
+    check_distinct("alphas", alphas)
     return [Configuration(name) for name in BASELINES] + [
         Configuration("focus_direction", "top", k, alpha=alpha) for alpha in alphas for k in k_values
     ]

@@ -22,6 +22,7 @@ from focus_interp.errors import FocusInterpError
 from focus_interp.evaluation.configurations import (
     Configuration,
     HeadSets,
+    check_distinct,
     focus_direction_edit,
 )
 from focus_interp.files import read_csv_rows, write_csv
@@ -37,6 +38,7 @@ RESULT_COLUMNS = ("task", "category", "budget", "configuration", "n", "score", "
 
 def long_context_configurations(k_values: Sequence[int], alphas: Sequence[float]) -> list[Configuration]:
     """No intervention, then a focus direction on the top-k heads at every alpha (the paper: k 10, 20; alpha ±0.2)."""
+    check_distinct("alphas", alphas)
     return [Configuration("none")] + [Configuration("focus_direction", "top", k, alpha=alpha) for k in k_values for alpha in alphas]
 
 
@@ -65,35 +67,35 @@ def run_long_context(
         raise FocusInterpError("the head ranking is empty: pass a scoring run or a JSON head list")
     rows = [{"id": sample.id, "question": content_digest(sample), "sample": sample} for sample in samples]
     settings = {
-        **sample_settings(loaded.name, rows, data, max_new_tokens),
+        **sample_settings(loaded, rows, data, max_new_tokens),
         "heads_source": head_sets.source,
         "ranking": [list(head) for head in head_sets.ranking],
         "directions": None if directions is None else directions.describe(),
         "configurations": [c.name for c in configurations],
         "sink_heads": sink_heads,
     }
-    folder = RunFolder(out, settings)
-    records = folder.records()
+    with RunFolder(out, settings) as folder:
+        records = folder.records()
 
-    def evaluate(row: dict) -> dict:
-        sample: LongContextSample = row["sample"]
-        prompt = build_prompt(loaded.tokenizer, sample.parts)
-        check_fits_window(loaded, len(prompt), max_new_tokens)
-        record = {"id": sample.id, "task": sample.task, "category": sample.category, "budget": sample.budget,
-                  "prompt_tokens": len(prompt), "responses": {}, "scores": {}, "sink": {}}
-        for name, interventions in edits.items():
-            result = generate_with_span_attention(loaded, prompt, [SINK], max_new_tokens, interventions)
-            text = loaded.tokenizer.decode(result.response_ids)
-            record["responses"][name] = text
-            record["scores"][name] = score_response(sample, text)
-            sink = result.mean_over_response()[..., 0] if result.response_ids else None
-            record["sink"][name] = None if sink is None else float(np.mean([float(sink[layer, head]) for layer, head in top]))
-        return record
+        def evaluate(row: dict) -> dict:
+            sample: LongContextSample = row["sample"]
+            prompt = build_prompt(loaded.tokenizer, sample.parts)
+            check_fits_window(loaded, len(prompt), max_new_tokens)
+            record = {"id": sample.id, "task": sample.task, "category": sample.category, "budget": sample.budget,
+                      "prompt_tokens": len(prompt), "responses": {}, "scores": {}, "sink": {}}
+            for name, interventions in edits.items():
+                result = generate_with_span_attention(loaded, prompt, [SINK], max_new_tokens, interventions)
+                text = loaded.tokenizer.decode(result.response_ids)
+                record["responses"][name] = text
+                record["scores"][name] = score_response(sample, text)
+                sink = result.mean_over_response()[..., 0] if result.response_ids else None
+                record["sink"][name] = None if sink is None else float(np.mean([float(sink[layer, head]) for layer, head in top]))
+            return record
 
-    def write() -> None:
-        write_long_context_results(folder.path / "results.csv", records, configurations)
+        def write() -> None:
+            write_long_context_results(folder.path / "results.csv", records, configurations)
 
-    return evaluate_rows(folder, rows, evaluate, records, write, loaded.name, "long-context samples", progress)
+        return evaluate_rows(folder, rows, evaluate, records, write, loaded.name, "long-context samples", progress)
 
 
 def content_digest(sample: LongContextSample) -> str:

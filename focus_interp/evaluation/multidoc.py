@@ -66,24 +66,24 @@ def run_sweep(
         if c.intervention == "focus_direction"
     }
     settings = {
-        **sample_settings(loaded.name, rows, data, max_new_tokens),
+        **sample_settings(loaded, rows, data, max_new_tokens),
         "heads_source": head_sets.source,
         "ranking": [list(head) for head in head_sets.ranking],
         "seed": head_sets.seed,
         "directions": None if directions is None else directions.describe(),
         "configurations": [configuration.name for configuration in configurations],
     }
-    folder = RunFolder(out, settings)
-    records = folder.records()
-    plain: dict[tuple[int, ...], list[int]] = {}
+    with RunFolder(out, settings) as folder:
+        records = folder.records()
+        plain: dict[tuple[int, ...], list[int]] = {}
 
-    def evaluate(row: dict) -> dict:
-        return _evaluate_row(loaded, row, configurations, head_sets, max_new_tokens, direction_edits, batch_size, plain)
+        def evaluate(row: dict) -> dict:
+            return _evaluate_row(loaded, row, configurations, head_sets, max_new_tokens, direction_edits, batch_size, plain)
 
-    def write() -> None:
-        write_results(folder.path / "results.csv", records, configurations, head_sets)
+        def write() -> None:
+            write_results(folder.path / "results.csv", records, configurations, head_sets)
 
-    return evaluate_rows(folder, rows, evaluate, records, write, loaded.name, "evaluating", progress)
+        return evaluate_rows(folder, rows, evaluate, records, write, loaded.name, "evaluating", progress)
 
 
 def _evaluate_row(loaded, row, configurations, head_sets, max_new_tokens, direction_edits, batch_size, plain) -> dict:

@@ -25,7 +25,7 @@ def heads_from_json(path: str | Path, architecture: Architecture | None = None) 
     except json.JSONDecodeError as error:
         raise FocusInterpError(f"{path} is not valid JSON (line {error.lineno}): expected [[layer, head], ...]") from None
     if not isinstance(pairs, list) or not all(
-        isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, int) for x in pair) for pair in pairs
+        isinstance(pair, list) and len(pair) == 2 and all(type(x) is int for x in pair) for pair in pairs
     ):
         raise FocusInterpError(f"{path} must hold a JSON list of [layer, head] integer pairs")
     heads = [(layer, head) for layer, head in pairs]
@@ -42,7 +42,12 @@ def ranking_from(path: str | Path, architecture: Architecture, score: str = "R")
     if path.suffix == ".json":
         heads = heads_from_json(path, architecture)
     else:
-        heads = [(row["layer"], row["head"]) for row in rank_heads(read_head_scores(path), score)]
+        rows = read_head_scores(path)
+        try:
+            ranked = rank_heads(rows, score)
+        except FocusInterpError as error:
+            raise FocusInterpError(f"{path}: {error}") from None
+        heads = [(row["layer"], row["head"]) for row in ranked]
         check_heads(heads, architecture)
     if not heads:
         raise FocusInterpError(f"{path} ranks no heads: pass a scoring run folder or a non-empty JSON [[layer, head], ...]")

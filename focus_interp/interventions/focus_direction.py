@@ -53,6 +53,12 @@ class FocusDirection:
                 f"directions must be two [layers, heads, head_dim] tensors, got {tuple(self.query.shape)} and "
                 f"{tuple(self.key.shape)}"
             )
+        for name, tensor in (("d_Q", self.query), ("d_K", self.key)):
+            if not torch.isfinite(self.alpha * tensor.float()).all():
+                raise FocusInterpError(
+                    f"alpha {self.alpha:g} times {name} is not finite (NaN or infinite values): use finite directions "
+                    "and a smaller alpha"
+                )
 
     @property
     def stage(self) -> str:

@@ -17,6 +17,7 @@ def normalize_answer(text: str) -> str:
 
 
 def best_subspan_em(prediction: str, answers: Sequence[str]) -> float:
-    """1.0 if any normalised answer is a substring of the normalised prediction, else 0.0."""
+    """1.0 if any normalised answer is a substring of the normalised prediction, else 0.0. An answer that
+    normalises to nothing (``""``, ``"the"``, ``"?"``) matches no prediction: it would match every one."""
     prediction = normalize_answer(prediction)
-    return float(any(normalize_answer(answer) in prediction for answer in answers))
+    return float(any(normalized and normalized in prediction for normalized in map(normalize_answer, answers)))

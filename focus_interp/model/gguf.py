@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from focus_interp.errors import FocusInterpError
+from focus_interp.files import FolderLock
 
 
 @dataclass(frozen=True)
@@ -79,14 +80,31 @@ def _is_converted(target: Path) -> bool:
 
 
 def _mkdir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if not os.access(path, os.W_OK):
+            raise PermissionError(13, "Permission denied", str(path))
+    except OSError as error:
+        raise FocusInterpError(
+            f"cannot write converted models into {path} ({error.strerror}): set FOCUS_INTERP_CACHE to a writable folder"
+        ) from None
     return path
 
 
 def convert_gguf(gguf: Path, target: Path) -> Path:
-    """Dequantise ``gguf`` into a safetensors model folder ``target`` (once; written atomically)."""
+    """Dequantise ``gguf`` into a safetensors model folder ``target`` (once; written atomically). Processes that
+    convert at once take turns; a conversion a kill cut short leaves a hidden folder that the next one removes."""
     if _is_converted(target):
         return target
+    with FolderLock(_mkdir(target.parent), wait=True):
+        if _is_converted(target):
+            return target
+        for stale in target.parent.glob(f".{target.name}-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        return _convert(gguf, target)
+
+
+def _convert(gguf: Path, target: Path) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     print(f"converting {gguf.name} once into {target} ...", flush=True)

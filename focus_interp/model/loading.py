@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 import re
 import socket
 from dataclasses import dataclass
@@ -50,6 +52,20 @@ class LoadedModel:
     def device(self) -> torch.device:
         return next(self.hf_model.parameters()).device
 
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.hf_model.parameters()).dtype
+
+    def identity(self) -> dict[str, str]:
+        """What a run folder pins of this model besides its name: fingerprints of its config and of its weights,
+        its dtype and its device (another model under the same name, or another precision, is another run)."""
+        return {
+            "config": self.architecture.config_fingerprint,
+            "weights": weights_fingerprint(self.hf_model),
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "device": str(self.device),
+        }
+
     def sites(self, layer: int) -> LayerSites:
         """The attention sites of ``layer`` (see ``focus_interp.model.sites``)."""
         self.architecture.check_layer(layer)
@@ -60,6 +76,19 @@ class LoadedModel:
         lines = [self.architecture.describe(), f"attention      {self.attn_implementation}", "sites of layer 0:"]
         lines += [f"  {name:<15}{path}" for name, path in self.sites(0).paths().items()]
         return "\n".join(lines)
+
+
+def weights_fingerprint(module: torch.nn.Module, per_tensor: int = 256) -> str:
+    """A short hash of every parameter's name, shape, dtype and first and last ``per_tensor`` values: two models
+    whose weights differ anywhere in practice differ here, at the cost of reading a few values per tensor."""
+    digest = hashlib.sha256()
+    for name, tensor in module.state_dict().items():
+        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}\n".encode())
+        if tensor.device.type != "meta" and tensor.numel():
+            flat = tensor.detach().reshape(-1)
+            values = torch.cat([flat[:per_tensor], flat[-per_tensor:]]).to("cpu", torch.float32)
+            digest.update(values.numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def load_model(
@@ -94,6 +123,11 @@ def load_model(
         hf_model = AutoModelForCausalLM.from_pretrained(
             source, dtype=torch_dtype, attn_implementation=attn_implementation, local_files_only=name != "hub"
         )
+    except pickle.UnpicklingError:
+        raise FocusInterpError(
+            f"cannot load model '{spec}' from {source}: its weights are a pickle that torch refuses to load safely "
+            "(weights_only); save the model as safetensors (save_pretrained) where you trust it, then load that"
+        ) from None
     except (OSError, ValueError) as error:
         raise FocusInterpError(f"cannot load model '{spec}' from {source}: {_first_line(error)}") from error
     finally:

@@ -13,8 +13,14 @@ from typing import Callable
 from tqdm import tqdm
 
 from focus_interp.errors import FocusInterpError
-from focus_interp.files import append_record, read_appended_records, write_atomic
+from focus_interp.files import (
+    FolderLock,
+    append_record,
+    read_appended_records,
+    write_atomic,
+)
 from focus_interp.model.generation import check_max_new_tokens
+from focus_interp.model.loading import LoadedModel
 
 _VERSIONED = ("focus-interp", "torch", "transformers", "nnsight")
 
@@ -31,33 +37,73 @@ def versions() -> dict[str, str]:
 
 
 def rows_fingerprint(rows) -> str:
-    """A short hash of the rows' ids and questions: a resumed run must see the same samples."""
+    """A short hash of the rows' full content (question, answers, documents, gold position, ...): a resumed run must
+    see the same samples, not only the same ids."""
     digest = hashlib.sha256()
     for row in rows:
-        digest.update(f"{row['id']}\t{row['question']}\n".encode())
+        digest.update(json.dumps(row, sort_keys=True, default=str).encode() + b"\n")
     return digest.hexdigest()[:16]
 
 
-def sample_settings(model: str, rows, data: dict | None, max_new_tokens: int) -> dict:
-    """The settings every run over samples pins: model, data source, which rows, and the response length (an
-    error when it is below 1, before any run folder is made)."""
+def check_unique_ids(rows) -> None:
+    """An error naming the first id that two rows share (a run would keep only one of them)."""
+    seen = set()
+    for row in rows:
+        if row["id"] in seen:
+            raise FocusInterpError(f"two samples have the id {row['id']!r}: give every sample its own id")
+        seen.add(row["id"])
+
+
+def sample_settings(loaded: LoadedModel, rows, data: dict | None, max_new_tokens: int) -> dict:
+    """The settings every run over samples pins: the model (name, config and weights fingerprints, dtype, device),
+    data source, the rows' full content, and the response length. Errors, before any run folder is made, for a
+    response length below 1 and for rows that share an id."""
     check_max_new_tokens(max_new_tokens)
-    return {"model": model, "data": data or {}, "rows": rows_fingerprint(rows), "n": len(rows), "max_new_tokens": max_new_tokens}
+    check_unique_ids(rows)
+    return {
+        "model": loaded.name,
+        "model_identity": loaded.identity(),
+        "data": data or {},
+        "rows": rows_fingerprint(rows),
+        "n": len(rows),
+        "max_new_tokens": max_new_tokens,
+    }
+
+
+def make_folder(path: Path) -> Path:
+    """``path`` made as a folder (with its parents); an error when it, or a parent, is a file."""
+    in_the_way = next((part for part in (path, *path.parents) if part.exists() and not part.is_dir()), None)
+    if in_the_way is not None:
+        raise FocusInterpError(f"{in_the_way} is a file: --out must name a folder")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 class RunFolder:
-    """A folder that holds one run; ``settings`` must match those of any run already in it."""
+    """A folder that holds one run; ``settings`` must match those of any run already in it.
+
+    Use it as ``with RunFolder(out, settings) as folder:``: it holds the folder's lock (``FolderLock``) from
+    construction to the end of the block, so a second process is refused instead of writing the same samples.
+    """
 
     def __init__(self, path: str | Path, settings: dict):
         self.path = Path(path)
         self.settings = settings
         self.samples_path = self.path / "samples.jsonl"
         self.meta_path = self.path / "meta.json"
-        in_the_way = next((path for path in (self.path, *self.path.parents) if path.exists() and not path.is_dir()), None)
-        if in_the_way is not None:
-            raise FocusInterpError(f"{in_the_way} is a file: --out must name a folder")
-        self.path.mkdir(parents=True, exist_ok=True)
-        self._check_or_write_meta()
+        make_folder(self.path)
+        self.lock = FolderLock(self.path).acquire()
+        try:
+            self._check_or_write_meta()
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def __enter__(self) -> RunFolder:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.lock.release()
 
     def _check_or_write_meta(self) -> None:
         if self.meta_path.exists():
@@ -85,8 +131,18 @@ class RunFolder:
         write_atomic(self.meta_path, json.dumps(meta, indent=2) + "\n")
 
     def records(self) -> list[dict]:
-        """Finished records; a last line cut short by an interruption is dropped from the file."""
-        return read_appended_records(self.samples_path)
+        """Finished records; a last line cut short by an interruption is dropped from the file, and a folder that
+        holds one sample twice is refused."""
+        records = read_appended_records(self.samples_path)
+        seen: dict = {}
+        for number, record in enumerate(records, start=1):
+            if record.get("id") in seen:
+                raise FocusInterpError(
+                    f"{self.samples_path} holds sample {record.get('id')!r} twice (records {seen[record.get('id')]} and "
+                    f"{number}): remove the repeated record or pass another --out"
+                )
+            seen[record.get("id")] = number
+        return records
 
     def append(self, record: dict) -> None:
         append_record(self.samples_path, record)

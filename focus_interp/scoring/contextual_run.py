@@ -51,36 +51,42 @@ def score_heads(
     """
     if sink_tokens < 0:
         raise FocusInterpError(f"sink_tokens must be 0 or more, got {sink_tokens}")
+    few = next((row for row in rows if len(row["documents"]) < 2), None)
+    if few is not None:
+        raise FocusInterpError(
+            f"sample {few['id']} has {len(few['documents'])} document: contextual scores need the gold document and at "
+            "least one distractor (--documents 2 or more)"
+        )
     settings = {
-        **sample_settings(loaded.name, rows, data, max_new_tokens),
+        **sample_settings(loaded, rows, data, max_new_tokens),
         "sink_tokens": sink_tokens,
         **({"interventions": interventions_settings} if interventions_settings else {}),
     }
-    folder = RunFolder(out, settings)
-    records = folder.records()
-    skipped = []
+    with RunFolder(out, settings) as folder:
+        records = folder.records()
+        skipped = []
 
-    def score(row: dict) -> dict:
-        long_prompt, gold_prompt = build_sample_prompts(loaded, row, sink_tokens)
-        check_fits_window(loaded, len(long_prompt), max_new_tokens)
-        return score_prompts(loaded, row, long_prompt, gold_prompt, max_new_tokens, interventions)
+        def score(row: dict) -> dict:
+            long_prompt, gold_prompt = build_sample_prompts(loaded, row, sink_tokens)
+            check_fits_window(loaded, len(long_prompt), max_new_tokens)
+            return score_prompts(loaded, row, long_prompt, gold_prompt, max_new_tokens, interventions)
 
-    try:
-        process_rows(folder, rows, score, records, skipped, "scoring heads", progress)
-    finally:
-        summaries = [_summary(record) for record in records]
-        write_head_scores(folder.path / "head_scores.csv", summaries, loaded.architecture.n_layers, loaded.architecture.n_heads)
-        summary = {
-            "model": loaded.name,
-            "n_scored": len(summaries),
-            "n_skipped": len(skipped),
-            "skipped": skipped,
-            "n_cases": {case: sum(map(test, summaries)) for case, test in CASES.items()},
-            "em": _mean([s["em"] for s in summaries]),
-            "em_gold": _mean([s["em_gold"] for s in summaries]),
-        }
-        folder.write_meta(summary)
-    return summary
+        try:
+            process_rows(folder, rows, score, records, skipped, "scoring heads", progress)
+        finally:
+            summaries = [_summary(record) for record in records]
+            write_head_scores(folder.path / "head_scores.csv", summaries, loaded.architecture.n_layers, loaded.architecture.n_heads)
+            summary = {
+                "model": loaded.name,
+                "n_scored": len(summaries),
+                "n_skipped": len(skipped),
+                "skipped": skipped,
+                "n_cases": {case: sum(map(test, summaries)) for case, test in CASES.items()},
+                "em": _mean([s["em"] for s in summaries]),
+                "em_gold": _mean([s["em_gold"] for s in summaries]),
+            }
+            folder.write_meta(summary)
+        return summary
 
 
 def head_score_table(records: list[dict], n_layers: int, n_heads: int) -> dict[str, np.ndarray]:

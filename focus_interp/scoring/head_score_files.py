@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from focus_interp.errors import FocusInterpError
 from focus_interp.files import read_csv_rows
 from focus_interp.heads import rank_heads
 
@@ -12,11 +13,15 @@ def read_head_scores(path: str | Path) -> list[dict]:
     """Rows of a ``head_scores.csv``: ints for layer/head, floats (NaN for empty) for the scores."""
     path = Path(path)
     hint = f"no head scores at {path}: run `focus-interp heads ... --out {path.parent}` (or retrieval-heads) first"
-    rows = read_csv_rows(path, ("layer", "head"), hint, "head_scores.csv")
-    return [
-        {key: int(value) if key in ("layer", "head") else float(value or "nan") for key, value in row.items()}
-        for row in rows
-    ]
+    parsed = []
+    for number, row in enumerate(read_csv_rows(path, ("layer", "head"), hint, "head_scores.csv"), start=2):
+        try:
+            parsed.append({key: int(value) if key in ("layer", "head") else float(value or "nan") for key, value in row.items()})
+        except (TypeError, ValueError):
+            raise FocusInterpError(
+                f"{path}, line {number}: layer and head must be whole numbers and every score a number or empty"
+            ) from None
+    return parsed
 
 
 def top_heads(path: str | Path, k: int, score: str = "R") -> list[tuple[int, int]]:

@@ -34,49 +34,49 @@ def score_retrieval_heads(
         raise FocusInterpError(f"min_recall must lie in [0, 1], got {min_recall}")
     needles = sorted({(test["needle"], test["answer"]) for test in tests})
     settings = {
-        **sample_settings(loaded.name, tests, {"haystack": str(haystack), **(data or {})}, max_new_tokens),
+        **sample_settings(loaded, tests, {"haystack": str(haystack), **(data or {})}, max_new_tokens),
         "needles": [list(needle) for needle in needles],
         "min_recall": min_recall,
     }
     text = haystack_text(haystack, HAYSTACK_CHARACTERS_PER_TOKEN * max(test["length"] for test in tests))
-    folder = RunFolder(out, settings)
-    records, skipped = folder.records(), []
+    with RunFolder(out, settings) as folder:
+        records, skipped = folder.records(), []
 
-    def score(test: dict) -> dict:
-        prompt = needle_prompt(loaded.tokenizer, text, test)
-        span = answer_span(prompt, loaded.tokenizer, test["answer"])
-        response, scores = score_needle_prompt(loaded, prompt, span, max_new_tokens)
-        answer = loaded.tokenizer.decode(response)
-        recall = rouge1_recall(answer, test["answer"])
-        return {
-            "id": test["id"],
-            "question": test["question"],
-            "length": test["length"],
-            "depth": test["depth"],
-            "prompt_tokens": len(prompt),
-            "answer_span": list(span),
-            "response": answer,
-            "recall": recall,
-            "counted": recall >= min_recall,
-            "scores": {"retrieval": [[round(float(x), 8) for x in layer] for layer in scores]},
-        }
+        def score(test: dict) -> dict:
+            prompt = needle_prompt(loaded.tokenizer, text, test)
+            span = answer_span(prompt, loaded.tokenizer, test["answer"])
+            response, scores = score_needle_prompt(loaded, prompt, span, max_new_tokens)
+            answer = loaded.tokenizer.decode(response)
+            recall = rouge1_recall(answer, test["answer"])
+            return {
+                "id": test["id"],
+                "question": test["question"],
+                "length": test["length"],
+                "depth": test["depth"],
+                "prompt_tokens": len(prompt),
+                "answer_span": list(span),
+                "response": answer,
+                "recall": recall,
+                "counted": recall >= min_recall,
+                "scores": {"retrieval": [[round(float(x), 8) for x in layer] for layer in scores]},
+            }
 
-    try:
-        process_rows(folder, tests, score, records, skipped, "retrieval tests", progress)
-    finally:
-        architecture = loaded.architecture
-        counted = [record for record in records if record["counted"]]
-        write_retrieval_scores(folder.path / "head_scores.csv", counted, architecture.n_layers, architecture.n_heads)
-        summary = {
-            "model": loaded.name,
-            "n_scored": len(records),
-            "n_counted": len(counted),
-            "n_skipped": len(skipped),
-            "skipped": skipped,
-            "recall": float(np.mean([r["recall"] for r in records])) if records else None,
-        }
-        folder.write_meta(summary)
-    return summary
+        try:
+            process_rows(folder, tests, score, records, skipped, "retrieval tests", progress)
+        finally:
+            architecture = loaded.architecture
+            counted = [record for record in records if record["counted"]]
+            write_retrieval_scores(folder.path / "head_scores.csv", counted, architecture.n_layers, architecture.n_heads)
+            summary = {
+                "model": loaded.name,
+                "n_scored": len(records),
+                "n_counted": len(counted),
+                "n_skipped": len(skipped),
+                "skipped": skipped,
+                "recall": float(np.mean([r["recall"] for r in records])) if records else None,
+            }
+            folder.write_meta(summary)
+        return summary
 
 
 def write_retrieval_scores(path: Path, records: list[dict], n_layers: int, n_heads: int) -> None:

@@ -290,7 +290,7 @@ def test_titles_and_texts_are_stripped_in_every_file(tmp_path):
         passage("Blue Door", "The Blue Door was painted by Ana Lind.", is_gold=True),
         passage("T2", "Text 2."),
     ]
-    line = lim_line("q", ["a"], [" G ", "X\n"], 0)
+    line = lim_line("q", ["g"], [" G ", "X\n"], 0)
     line["ctxs"][0]["text"] = "About G.\n\n"
     write_jsonl_gz(tmp_path / "nq-open-2_total_documents_gold_at_0.jsonl.gz", [line])
     rows = load_multidoc_qa(tmp_path, split="all", gold_positions=(1,), n_documents=2)
@@ -326,7 +326,7 @@ def test_line_separators_inside_a_string_do_not_split_a_line(tmp_path):
     """U+2028 and U+0085 are line breaks to str.splitlines, not to JSON lines: the title stays whole."""
     path = tmp_path / "oracle.jsonl.gz"
     with gzip.open(path, "wt", encoding="utf-8") as handle:
-        handle.write(json.dumps(oracle_line("q", ["a"], "A\u2028B\x85C", "Text."), ensure_ascii=False) + "\n")
+        handle.write(json.dumps(oracle_line("q", ["b"], "A\u2028B\x85C", "Text."), ensure_ascii=False) + "\n")
     rows = load_multidoc_qa(path, split="all", gold_positions=(1,), n_documents=1)
     assert rows[0]["documents"] == [passage("A\u2028B\x85C", "Text.", is_gold=True)]
 

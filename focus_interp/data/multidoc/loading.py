@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
@@ -20,6 +21,7 @@ from focus_interp.data.multidoc.lost_in_the_middle import (
 )
 from focus_interp.data.multidoc.synthetic import synthetic_multidoc_qa
 from focus_interp.errors import FocusInterpError
+from focus_interp.metrics.exact_match import normalize_answer
 
 SPLITS = ("train", "test", "all")
 DISTRACTOR_KINDS = ("hard", "random")
@@ -51,6 +53,9 @@ def load_multidoc_qa(
     seed: int = 0,
 ) -> Dataset:
     """Multi-document QA rows: ``id``, ``question``, ``answers``, ``documents``, ``gold_position``, ``question_index``.
+
+    Answers that normalise to nothing (``"*"``, ``"the"``) are dropped, and a question left with none has no rows;
+    ``dropped_answers(rows)`` counts them.
 
     ``source``: "synthetic" (the seeded generator, 400 questions or as many as ``n`` needs, with its own
     distractors); the NQ-Open oracle file ``nq-open-oracle.jsonl.gz`` (distractors are the other questions'
@@ -96,11 +101,17 @@ def load_multidoc_qa(
                 f"directory of Lost in the Middle's nq-open-{n_documents}_total_documents_gold_at_*.jsonl.gz files"
             )
         in_split = _split_questions(len(questions), split, seed)
-    rows = []
+    rows, dropped = [], {"answers": 0, "questions": []}
     for index in in_split:
         if n is not None and len(rows) >= n:
             break
         question, answers = questions[index]
+        usable = [answer for answer in answers if normalize_answer(answer)]
+        dropped["answers"] += len(answers) - len(usable)
+        if not usable:
+            dropped["questions"].append(index)
+            continue
+        answers = usable
         documents = arrange(index)
         if documents is None:
             continue
@@ -120,7 +131,21 @@ def load_multidoc_qa(
             f"n={n} is more than the {len(rows)} rows of the {split} split "
             f"({len(rows) // len(positions)} questions x {len(positions)} gold positions)"
         )
-    return Dataset.from_list(rows[:n], features=FEATURES)
+    if not rows:
+        raise FocusInterpError(f"{source} has no usable question in the {split} split: every one lacks an answer or distractors")
+    dataset = Dataset.from_list(rows[:n], features=FEATURES)
+    dataset.info.description = json.dumps({"dropped": dropped})
+    return dataset
+
+
+def dropped_answers(rows) -> dict:
+    """What ``load_multidoc_qa`` left out of ``rows``: ``answers``, how many answers normalise to nothing (they
+    would match every response), and ``questions``, the indices of questions left with no answer (no rows)."""
+    description = getattr(getattr(rows, "info", None), "description", None) or "{}"
+    try:
+        return json.loads(description).get("dropped", {"answers": 0, "questions": []})
+    except (json.JSONDecodeError, AttributeError):
+        return {"answers": 0, "questions": []}
 
 
 def _split_questions(n_questions: int, split: str, seed: int) -> list[int]:

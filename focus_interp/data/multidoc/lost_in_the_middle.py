@@ -136,5 +136,10 @@ def _record(line: dict, where: str) -> QuestionRecord:
         for ctx in ctxs
     ):
         raise FocusInterpError(f"{where}: 'ctxs' must be a list of documents with a 'title' and a 'text'")
-    documents = [document(ctx["title"], ctx["text"], bool(ctx.get("isgold"))) for ctx in ctxs]
+    flags = [ctx.get("isgold", False) for ctx in ctxs]
+    if not all(isinstance(flag, bool) for flag in flags):
+        raise FocusInterpError(f"{where}: every 'isgold' must be true or false (JSON booleans, not strings or numbers)")
+    if sum(flags) > 1:
+        raise FocusInterpError(f"{where}: {sum(flags)} documents have \"isgold\": true, a question has one gold passage")
+    documents = [document(ctx["title"], ctx["text"], flag) for ctx, flag in zip(ctxs, flags)]
     return QuestionRecord(question, answers, documents)
