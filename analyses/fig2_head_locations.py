@@ -15,13 +15,13 @@ import numpy as np
 
 from focus_interp.errors import FocusInterpError
 from focus_interp.files import write_csv
-from focus_interp.reports.figures import (
+from focus_interp.paper.figures import (
     command_line,
     load_head_run,
     run_description,
     run_script,
 )
-from focus_interp.reports.plots import plot_head_grid, score_grid
+from focus_interp.reports.plots import plot_head_grid, save_figure, score_grid
 from focus_interp.reports.tables import markdown_table
 
 THRESHOLDS = (0.2, 0.1, 0.05)
@@ -47,7 +47,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     n_layers, n_heads = grid.shape
 
-    plot_head_grid(grid, f"Relevant score R per head\n{run_description(meta)}", out / "fig2_head_locations.png")
+    save_figure(plot_head_grid(grid, f"Relevant score R per head\n{run_description(meta)}"), out / "fig2_head_locations.png")
 
     write_csv(out / "fig2_head_locations.csv", ["layer", *(f"head_{h}" for h in range(n_heads))],
               ([layer, *(f"{value:.6f}" for value in grid[layer])] for layer in range(n_layers)))

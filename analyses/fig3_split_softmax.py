@@ -6,7 +6,7 @@ intervention on the long prompt, gold document alone, distractors alone) as hori
 Run: python analyses/fig3_split_softmax.py RUN [--out figures] [--gold-position all]
 """
 
-from focus_interp.reports.figures import run_script, sweep_figure_main
+from focus_interp.paper.figures import run_script, sweep_figure_main
 
 if __name__ == "__main__":
     run_script(lambda: sweep_figure_main(__doc__, "tau", "fig3_split_softmax", "Split softmax"))

@@ -6,7 +6,7 @@ baselines (no intervention on the long prompt, gold document alone, distractors 
 Run: python analyses/fig4_focus_directions.py RUN [--out figures] [--gold-position all]
 """
 
-from focus_interp.reports.figures import run_script, sweep_figure_main
+from focus_interp.paper.figures import run_script, sweep_figure_main
 
 if __name__ == "__main__":
     run_script(lambda: sweep_figure_main(__doc__, "alpha", "fig4_focus_directions", "Focus directions"))

@@ -18,14 +18,14 @@ import numpy as np
 
 from focus_interp.files import write_csv
 from focus_interp.heads import rank_heads
-from focus_interp.reports.figures import (
+from focus_interp.paper.figures import (
     command_line,
     load_head_run,
     run_description,
     run_script,
 )
 from focus_interp.reports.tables import markdown_table
-from focus_interp.scoring.contextual_run import CASES, LONG_SCORES
+from focus_interp.scoring.head_scores import CASES, LONG_SCORES
 
 CASE_COLUMNS = {
     "long": {score: score for score in LONG_SCORES},

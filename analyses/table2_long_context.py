@@ -22,7 +22,7 @@ import numpy as np
 from focus_interp.errors import FocusInterpError
 from focus_interp.evaluation.long_context import read_long_context_results
 from focus_interp.files import write_csv
-from focus_interp.reports.figures import command_line, run_script
+from focus_interp.paper.figures import command_line, run_script
 from focus_interp.reports.tables import markdown_table
 
 BASELINE = "none"

@@ -22,7 +22,7 @@ import numpy as np
 from focus_interp.errors import FocusInterpError
 from focus_interp.files import write_csv
 from focus_interp.heads import rank_heads
-from focus_interp.reports.figures import (
+from focus_interp.paper.figures import (
     command_line,
     load_head_run,
     run_description,

@@ -1,6 +1,17 @@
-"""focus_interp: find contextual heads, compensate their attention, and train focus directions."""
+"""focus_interp: find contextual heads, compensate their attention, and train focus directions.
 
+The names a notebook needs, from the rooms that hold them (``focus_interp.model``, ``.prompts``, ``.interventions``,
+``.scoring``, ``.directions``)."""
+
+from focus_interp.directions import (
+    Directions,
+    import_official_directions,
+    load_directions,
+    read_directions,
+)
 from focus_interp.errors import FocusInterpError
+from focus_interp.interventions import FocusDirection, SplitSoftmax, apply_interventions
+from focus_interp.interventions.generation import generate_with_interventions
 from focus_interp.model.architecture import Architecture
 from focus_interp.model.loading import (
     DEFAULT_MODEL,
@@ -10,16 +21,30 @@ from focus_interp.model.loading import (
 )
 from focus_interp.model.sites import LayerSites
 from focus_interp.prompts import Prompt, Segment, build_prompt
+from focus_interp.scoring.contextual_run import score_heads
+from focus_interp.scoring.head_scores import HeadScores
+from focus_interp.scoring.retrieval_run import score_retrieval_heads
 
 __all__ = [
     "Architecture",
     "DEFAULT_MODEL",
+    "Directions",
+    "FocusDirection",
     "FocusInterpError",
+    "HeadScores",
     "LayerSites",
     "LoadedModel",
     "Prompt",
     "Segment",
+    "SplitSoftmax",
+    "apply_interventions",
     "build_prompt",
+    "generate_with_interventions",
+    "import_official_directions",
+    "load_directions",
     "load_model",
+    "read_directions",
+    "score_heads",
+    "score_retrieval_heads",
     "wrap_model",
 ]

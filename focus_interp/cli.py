@@ -45,7 +45,7 @@ def _score(args: argparse.Namespace, loaded, rows, data: dict) -> None:
     summary = score_heads(
         loaded, rows, args.out, data, args.max_new_tokens, args.sink_tokens,
         interventions=interventions, interventions_settings=settings,
-    )
+    ).summary
     if summary["n_skipped"]:
         reasons = sorted({item["reason"] for item in summary["skipped"]})
         print(f"skipped {summary['n_skipped']} samples (listed in meta.json), e.g.: {reasons[0]}")
@@ -198,7 +198,7 @@ def _retrieval_heads(args: argparse.Namespace) -> None:
     tests = needle_tests(load_needles(args.needles, args.n_needles, args.seed), lengths, list(dict.fromkeys(args.depths)))
     data = {"needles": str(args.needles), "n_needles": args.n_needles, "lengths": lengths, "depths": args.depths, "seed": args.seed}
     print(f"{len(tests)} needle tests into {args.out}")
-    summary = score_retrieval_heads(loaded, tests, args.out, args.haystack, data, args.max_new_tokens, args.min_recall)
+    summary = score_retrieval_heads(loaded, tests, args.out, args.haystack, data, args.max_new_tokens, args.min_recall).summary
     if summary["n_skipped"]:
         print(f"skipped {summary['n_skipped']} tests (listed in meta.json), e.g.: {summary['skipped'][0]['reason']}")
     path = f"{args.out}/head_scores.csv"

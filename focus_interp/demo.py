@@ -25,7 +25,13 @@ from focus_interp.evaluation.multidoc import read_results, run_sweep
 from focus_interp.files import write_atomic, write_csv
 from focus_interp.heads import rank_heads
 from focus_interp.model.loading import LoadedModel
-from focus_interp.reports.plots import BASELINE_LINES, plot_head_grid, score_grid
+from focus_interp.reports.plots import (
+    BASELINE_LINES,
+    plot_em_bars,
+    plot_head_grid,
+    save_figure,
+    score_grid,
+)
 from focus_interp.reports.tables import markdown_table
 from focus_interp.scoring.contextual_run import score_heads
 from focus_interp.scoring.head_score_files import read_head_scores
@@ -98,7 +104,7 @@ def run_demo(loaded: LoadedModel, out: str | Path, sizes: DemoSizes = DEFAULT_SI
     scoring = stage(
         "heads", f"1/3 scoring every head on {sizes.n_train} train samples into {out / 'heads'}",
         lambda: score_heads(loaded, rows["train"], out / "heads", {**data, "split": "train"}, sizes.max_new_tokens, progress=progress),
-    )
+    ).summary
     if not scoring["n_scored"]:
         raise FocusInterpError("no sample fits the model's window: run the demo with a model of a longer context")
     ranking = rank_heads(read_head_scores(out / "heads" / "head_scores.csv"))
@@ -150,37 +156,19 @@ def configuration_label(row: dict) -> str:
     return f"{kind}, {row['heads']} {row['k']} heads, {strength}"
 
 
-def _plot_em(em: list[dict], title: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(8, 0.45 * len(em) + 1.2))
-    labels = [configuration_label(row) for row in em]
-    colour = [
+def _write_report(out: Path, numbers: dict, grid, timings: dict) -> None:
+    sizes, heads, directions, evaluation = numbers["sizes"], numbers["heads"], numbers["directions"], numbers["evaluation"]
+    model = numbers["model"]
+    save_figure(plot_head_grid(grid, f"Relevant score R per head: {model}, {heads['n_scored']} generated train samples"), out / "heads.png")
+    em = evaluation["em"]
+    colours = [
         BASELINE_LINES[row["intervention"]][1] if row["intervention"] in BASELINE_LINES
         else "tab:gray" if row["heads"] == "random" else "tab:blue"
         for row in em
     ]
-    axis.barh(range(len(em)), [row["em"] for row in em], color=colour)
-    for index, row in enumerate(em):
-        axis.text(row["em"] + 0.01, index, f"{row['em']:.2f}", va="center", fontsize=8)
-    axis.set_yticks(range(len(em)), labels, fontsize=8)
-    axis.invert_yaxis()
-    axis.set_xlim(0, 1.1)
-    axis.set_xlabel("exact match")
-    axis.set_title(title, fontsize=9)
-    figure.tight_layout()
-    figure.savefig(path, dpi=150)
-    plt.close(figure)
-
-
-def _write_report(out: Path, numbers: dict, grid, timings: dict) -> None:
-    sizes, heads, directions, evaluation = numbers["sizes"], numbers["heads"], numbers["directions"], numbers["evaluation"]
-    model = numbers["model"]
-    plot_head_grid(grid, f"Relevant score R per head: {model}, {heads['n_scored']} generated train samples", out / "heads.png")
-    _plot_em(evaluation["em"], f"Exact match on {evaluation['n']} generated test samples: {model}", out / "em.png")
+    bars = plot_em_bars([configuration_label(row) for row in em], [row["em"] for row in em], colours,
+                        f"Exact match on {evaluation['n']} generated test samples: {model}")
+    save_figure(bars, out / "em.png")
     write_atomic(out / "numbers.json", json.dumps(numbers, indent=2) + "\n")
     write_atomic(out / "timings.json", json.dumps(timings, indent=2) + "\n")
     for name, columns, rows in (

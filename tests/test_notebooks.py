@@ -1,4 +1,5 @@
-"""The notebooks run top to bottom on the default model, in a kernel of this interpreter, and are stored clean."""
+"""The notebooks run top to bottom on the default model, in a kernel of this interpreter, show each plot once inline,
+and are stored clean."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ CELL_TIMEOUT = 300
 
 RESULT_CHECKS = {
     "01_quickstart": """
-assert len(top_heads) == TOP
-assert r_grid.shape == (loaded.architecture.n_layers, loaded.architecture.n_heads)
-assert (r_grid >= 0).all()
+assert len(scores.top(TOP)) == TOP
+assert scores.R.shape == (loaded.architecture.n_layers, loaded.architecture.n_heads)
+assert (scores.R >= 0).all()
 """,
     "02_chaining_interventions": """
 assert len(mass_after) == 3 * HEADS_PER_EDIT + 1
@@ -67,3 +68,32 @@ def test_notebook_runs_top_to_bottom(name, kernel_of_this_interpreter, tmp_path)
         notebook, timeout=CELL_TIMEOUT, kernel_name=kernel_of_this_interpreter, resources={"metadata": {"path": str(tmp_path)}}
     )
     client.execute()  # raises CellExecutionError, naming the cell and its traceback, when a cell fails
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and ".plot(" in cell.source:
+            assert _images(cell) == 1, f"{name}: this cell shows {_images(cell)} figures, not 1:\n{cell.source}"
+
+
+def _images(cell) -> int:
+    return sum("image/png" in output.get("data", {}) for output in cell.outputs)
+
+
+FRESH_KERNEL = """
+from focus_interp import load_model, score_heads
+from focus_interp.data import load_multidoc_qa
+from focus_interp.directions.run import train_directions_run
+
+loaded = load_model()
+samples = load_multidoc_qa("synthetic", n=4, n_documents=3, gold_positions=(1, 3))
+scores = score_heads(loaded, samples, max_new_tokens=4, progress=False)
+train_directions_run(loaded, samples, "directions", epochs=1, max_new_tokens=4, progress=False)
+scores.plot("R")
+"""
+
+
+def test_scores_in_memory_plot_inline_after_training_in_the_same_kernel(kernel_of_this_interpreter, tmp_path):
+    """In a fresh kernel: four generated samples scored with no folder, directions trained, then the heatmap shows."""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(FRESH_KERNEL)])
+    NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name=kernel_of_this_interpreter,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert _images(notebook.cells[0]) == 1
+    assert (tmp_path / "directions" / "directions.safetensors").is_file()

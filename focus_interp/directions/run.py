@@ -17,6 +17,7 @@ from focus_interp.errors import FocusInterpError
 from focus_interp.files import FolderLock, write_csv
 from focus_interp.model.generation import check_max_new_tokens
 from focus_interp.model.loading import LoadedModel
+from focus_interp.reports.plots import plot_losses, save_figure
 from focus_interp.runs.run_folder import check_unique_ids, make_folder, rows_fingerprint
 
 
@@ -80,7 +81,8 @@ def _cache_and_train(loaded, rows, out, data, site, epochs, lr, init_std, seed, 
             for epoch in range(epochs)
             for layer in range(loaded.architecture.n_layers)
         ))
-        _plot_losses(result.losses, out / "losses.png", loaded.name)
+        title = f"Focus-direction training on {loaded.name}, one line per layer (dark = first)"
+        save_figure(plot_losses(result.losses, title), out / "losses.png", dpi=120)
         save_directions(path, directions)
     final_loss = float(directions.metadata["final_loss"])
     norms = directions.query.norm(dim=-1), directions.key.norm(dim=-1)
@@ -104,21 +106,3 @@ def _trained_with(path: Path, settings: dict[str, str], site: str) -> Directions
         return None
     kept = {key: directions.metadata.get(key) for key in settings}
     return directions if kept == settings and directions.site == site and "final_loss" in directions.metadata else None
-
-
-def _plot_losses(losses, path: Path, model: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(7, 4))
-    epochs = range(1, losses.shape[0] + 1)
-    for layer in range(losses.shape[1]):
-        axis.plot(epochs, losses[:, layer].numpy(), color=plt.cm.viridis(layer / max(1, losses.shape[1] - 1)), linewidth=1)
-    axis.set_xlabel("epoch")
-    axis.set_ylabel("loss: -mean attention on the gold document")
-    axis.set_title(f"Focus-direction training on {model}, one line per layer (dark = first)", fontsize=9)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)

@@ -1,2 +1,2 @@
-"""Reports: plots and tables of head scores and sweeps, and the helpers the ``analyses/`` scripts call to
-read a run folder and regenerate a figure or table of the paper."""
+"""Plots and tables from plain numbers: heatmaps, curves and bars drawn on a given Axes (or a new Figure) and markdown
+tables; no model, no run folder, and the matplotlib backend is never set."""

@@ -1,10 +1,39 @@
-"""Plots of head scores and sweeps: a layer x head heatmap, and exact match against the number of heads k."""
+"""Plots from plain numbers, each drawn on an Axes given as ``ax=`` or on a new Figure: a layer x head heatmap, exact
+match against the number of heads k, exact match per configuration, training loss curves. Each returns its Figure,
+which a notebook shows when it is a cell's value; ``save_figure`` writes one to a file. The matplotlib backend is
+never set, and no figure is left open in pyplot."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+BASELINE_LINES = {
+    "none": ("baseline (all documents)", "black"),
+    "gold_only": ("gold document alone", "tab:green"),
+    "no_gold": ("no gold document", "tab:red"),
+}
+
+
+def axes_for(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
+    """``ax``, or the Axes of a new Figure of ``figsize`` inches. The Figure is made by pyplot (so the backend in
+    use, e.g. a notebook's inline one, can show it) and closed there at once, so pyplot keeps no figure open."""
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    figure = plt.figure(figsize=figsize, layout="tight")
+    plt.close(figure)
+    return figure.subplots()
+
+
+def save_figure(figure: Figure, path: str | Path, dpi: int = 150) -> None:
+    """Write ``figure`` to ``path`` (the format from its suffix)."""
+    figure.savefig(path, dpi=dpi)
 
 
 def score_grid(rows: list[dict], column: str) -> np.ndarray:
@@ -17,49 +46,35 @@ def score_grid(rows: list[dict], column: str) -> np.ndarray:
     return grid
 
 
-def plot_head_grid(grid: np.ndarray, title: str, path: Path) -> None:
-    """A layer x head heatmap of R ([layers, heads], attention mass in [0, 1]) as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def plot_head_grid(
+    grid, title: str, ax: Axes | None = None, label: str = "mean attention on the gold document"
+) -> Figure:
+    """A layer x head heatmap of ``grid`` ([layers, heads], e.g. R, attention mass in [0, 1]); returns its Figure."""
+    grid = np.asarray(grid, dtype=float)
     n_layers, n_heads = grid.shape
-    figure, axis = plt.subplots(figsize=(max(4.0, 0.45 * n_heads + 2), max(4.0, 0.22 * n_layers + 1.5)))
+    axis = axes_for(ax, (max(4.0, 0.45 * n_heads + 2), max(4.0, 0.22 * n_layers + 1.5)))
     image = axis.imshow(grid, aspect="auto", cmap="viridis", origin="lower", vmin=0)
     axis.set_xlabel("head")
     axis.set_ylabel("layer")
     axis.set_xticks(range(n_heads))
     axis.set_title(title, fontsize=9)
-    figure.colorbar(image, ax=axis, label="mean attention on the gold document")
-    figure.tight_layout()
-    figure.savefig(path, dpi=150)
-    plt.close(figure)
+    axis.figure.colorbar(image, ax=axis, label=label)
+    return axis.figure
 
 
-BASELINE_LINES = {
-    "none": ("baseline (all documents)", "black"),
-    "gold_only": ("gold document alone", "tab:green"),
-    "no_gold": ("no gold document", "tab:red"),
-}
-
-
-def plot_em_against_k(results: list[dict], strength: str, title: str, path: Path) -> None:
-    """EM against k (log axis), one line per (heads, ``strength`` value), baselines as horizontal lines; PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def plot_em_against_k(results: list[dict], strength: str, title: str, ax: Axes | None = None) -> Figure:
+    """EM against k (log axis), one line per (heads, ``strength`` value), baselines as horizontal lines; rows as
+    ``read_results`` gives them."""
+    axis = axes_for(ax, (8, 5))
     lines: dict[tuple[str, float], list[dict]] = {}
     for row in results:
         if row[strength] is not None:
             lines.setdefault((row["heads"], row[strength]), []).append(row)
     values = sorted({value for heads, value in lines if heads == "top"})
-    figure, axis = plt.subplots(figsize=(8, 5))
+    viridis = colormaps["viridis_r"]
     for (heads, value), rows in sorted(lines.items()):
         rows = sorted(rows, key=lambda r: r["k"])
-        colour = plt.cm.viridis_r(values.index(value) / max(1, len(values) - 1)) if heads == "top" else "tab:orange"
+        colour = viridis(values.index(value) / max(1, len(values) - 1)) if heads == "top" else "tab:orange"
         axis.plot(
             [r["k"] for r in rows], [r["em"] for r in rows], marker="o", color=colour,
             linestyle="-" if heads == "top" else "--", label=f"{heads} heads, {strength}={value:g}",
@@ -73,6 +88,32 @@ def plot_em_against_k(results: list[dict], strength: str, title: str, path: Path
     axis.set_ylabel("exact match")
     axis.set_title(title, fontsize=10)
     axis.legend(fontsize=7, loc="best")
-    figure.tight_layout()
-    figure.savefig(path, dpi=150)
-    plt.close(figure)
+    return axis.figure
+
+
+def plot_em_bars(labels: list[str], em: list[float], colours: list[str], title: str, ax: Axes | None = None) -> Figure:
+    """One horizontal bar of exact match per configuration, its value written beside it."""
+    axis = axes_for(ax, (8, 0.45 * len(em) + 1.2))
+    axis.barh(range(len(em)), em, color=colours)
+    for index, value in enumerate(em):
+        axis.text(value + 0.01, index, f"{value:.2f}", va="center", fontsize=8)
+    axis.set_yticks(range(len(em)), labels, fontsize=8)
+    axis.invert_yaxis()
+    axis.set_xlim(0, 1.1)
+    axis.set_xlabel("exact match")
+    axis.set_title(title, fontsize=9)
+    return axis.figure
+
+
+def plot_losses(losses, title: str, ax: Axes | None = None) -> Figure:
+    """Training loss per epoch ([epochs, layers]), one line per layer, dark for the first."""
+    losses = np.asarray(losses, dtype=float)
+    axis = axes_for(ax, (7, 4))
+    epochs = range(1, losses.shape[0] + 1)
+    viridis = colormaps["viridis"]
+    for layer in range(losses.shape[1]):
+        axis.plot(epochs, losses[:, layer], color=viridis(layer / max(1, losses.shape[1] - 1)), linewidth=1)
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("loss: -mean attention on the gold document")
+    axis.set_title(title, fontsize=9)
+    return axis.figure

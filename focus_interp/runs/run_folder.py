@@ -84,11 +84,18 @@ class RunFolder:
 
     Use it as ``with RunFolder(out, settings) as folder:``: it holds the folder's lock (``FolderLock``) from
     construction to the end of the block, so a second process is refused instead of writing the same samples.
+    With ``path`` None the run lives in memory only: no file, no lock, nothing to resume. ``meta`` is the last
+    ``meta.json`` written (or that would have been).
     """
 
-    def __init__(self, path: str | Path, settings: dict):
-        self.path = Path(path)
+    def __init__(self, path: str | Path | None, settings: dict):
+        self.path = None if path is None else Path(path)
         self.settings = settings
+        self.meta: dict = {}
+        self.lock = None
+        if self.path is None:
+            self.write_meta({})
+            return
         self.samples_path = self.path / "samples.jsonl"
         self.meta_path = self.path / "meta.json"
         make_folder(self.path)
@@ -103,7 +110,12 @@ class RunFolder:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.lock.release()
+        if self.lock is not None:
+            self.lock.release()
+
+    def file(self, name: str) -> Path | None:
+        """The path of the run's file ``name``, or None for a run in memory."""
+        return None if self.path is None else self.path / name
 
     def _check_or_write_meta(self) -> None:
         if self.meta_path.exists():
@@ -128,11 +140,15 @@ class RunFolder:
             "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             **summary,
         }
-        write_atomic(self.meta_path, json.dumps(meta, indent=2) + "\n")
+        self.meta = json.loads(json.dumps(meta))
+        if self.path is not None:
+            write_atomic(self.meta_path, json.dumps(meta, indent=2) + "\n")
 
     def records(self) -> list[dict]:
         """Finished records; a last line cut short by an interruption is dropped from the file, and a folder that
         holds one sample twice is refused."""
+        if self.path is None:
+            return []
         records = read_appended_records(self.samples_path)
         seen: dict = {}
         for number, record in enumerate(records, start=1):
@@ -145,7 +161,8 @@ class RunFolder:
         return records
 
     def append(self, record: dict) -> None:
-        append_record(self.samples_path, record)
+        if self.path is not None:
+            append_record(self.samples_path, record)
 
 
 def process_rows(

@@ -10,26 +10,29 @@ import numpy as np
 
 from focus_interp.data.needles import answer_span, haystack_text, needle_prompt
 from focus_interp.errors import FocusInterpError
-from focus_interp.files import write_csv
 from focus_interp.metrics.long_context import rouge1_recall
 from focus_interp.model.loading import LoadedModel
 from focus_interp.runs.run_folder import RunFolder, process_rows, sample_settings
+from focus_interp.scoring.head_scores import HeadScores
 from focus_interp.scoring.retrieval import score_needle_prompt
+
+HAYSTACK_CHARACTERS_PER_TOKEN = 6
 
 
 def score_retrieval_heads(
     loaded: LoadedModel,
     tests: Sequence[dict],
-    out: str | Path,
+    out: str | Path | None = None,
     haystack: str | Path = "synthetic",
     data: dict | None = None,
     max_new_tokens: int = 50,
     min_recall: float = 0.5,
     progress: bool = True,
-) -> dict:
+) -> HeadScores:
     """Score every test (rows of ``needle_tests``) not yet in ``out``; rewrite ``head_scores.csv`` and
-    ``meta.json``; returns the meta summary. A test whose prompt does not fit the window is skipped and listed.
-    The run pins the needles' text and ``min_recall`` as well as the tests."""
+    ``meta.json``; returns the scores (``kind`` retrieval; ``out`` None keeps them in memory). A test whose prompt
+    does not fit the window is skipped and listed. The run pins the needles' text and ``min_recall`` as well as
+    the tests."""
     if not 0.0 <= min_recall <= 1.0:
         raise FocusInterpError(f"min_recall must lie in [0, 1], got {min_recall}")
     needles = sorted({(test["needle"], test["answer"]) for test in tests})
@@ -65,27 +68,20 @@ def score_retrieval_heads(
             process_rows(folder, tests, score, records, skipped, "retrieval tests", progress)
         finally:
             architecture = loaded.architecture
-            counted = [record for record in records if record["counted"]]
-            write_retrieval_scores(folder.path / "head_scores.csv", counted, architecture.n_layers, architecture.n_heads)
-            summary = {
+            scores = HeadScores(records, architecture.n_layers, architecture.n_heads, "retrieval")
+            if folder.path is not None:
+                scores.write_csv(folder.path / "head_scores.csv")
+            folder.write_meta({
                 "model": loaded.name,
                 "n_scored": len(records),
-                "n_counted": len(counted),
+                "n_counted": sum(record["counted"] for record in records),
                 "n_skipped": len(skipped),
                 "skipped": skipped,
                 "recall": float(np.mean([r["recall"] for r in records])) if records else None,
-            }
-            folder.write_meta(summary)
-        return summary
+                "n_layers": architecture.n_layers,
+                "n_heads": architecture.n_heads,
+                "kind": "retrieval",
+            })
+            scores.meta = folder.meta
+        return scores
 
-
-def write_retrieval_scores(path: Path, records: list[dict], n_layers: int, n_heads: int) -> None:
-    """``layer,head,retrieval``: each head's mean score over the records (empty cells when there are none)."""
-    scores = np.mean([r["scores"]["retrieval"] for r in records], axis=0) if records else None
-    rows = (
-        [layer, head, "" if scores is None else f"{scores[layer, head]:.6f}"] for layer in range(n_layers) for head in range(n_heads)
-    )
-    write_csv(path, ("layer", "head", "retrieval"), rows)
-
-
-HAYSTACK_CHARACTERS_PER_TOKEN = 6

@@ -14,8 +14,9 @@ from focus_interp.data import load_multidoc_qa, long_parts
 from focus_interp.prompts import build_prompt
 from focus_interp.scoring import contextual_run
 from focus_interp.scoring.contextual import score_sample
-from focus_interp.scoring.contextual_run import COLUMNS, head_score_table, score_heads
+from focus_interp.scoring.contextual_run import score_heads
 from focus_interp.scoring.head_score_files import read_head_scores, top_heads
+from focus_interp.scoring.head_scores import COLUMNS, HeadScores
 from tests.conftest import SHARED_DATA, eager_span_mass
 
 ROWS = load_multidoc_qa("synthetic", split="train", n=4, gold_positions=(1, 3), n_documents=3, seed=0)
@@ -99,7 +100,7 @@ def test_other_settings_in_the_same_folder_is_an_error(tiny_loaded, tmp_path):
 def test_prompts_over_the_window_are_skipped_and_counted(tiny_loaded, tmp_path):
     loaded = tiny_loaded("llama", "sdpa")
     long_rows = load_multidoc_qa("synthetic", split="train", n=2, gold_positions=(1,), n_documents=40, seed=0)
-    summary = score_heads(loaded, long_rows, tmp_path, DATA, max_new_tokens=4, progress=False)
+    summary = score_heads(loaded, long_rows, tmp_path, DATA, max_new_tokens=4, progress=False).summary
     meta = json.loads((tmp_path / "meta.json").read_text())
     assert meta["n_skipped"] == 2 and meta["n_scored"] == 0 == summary["n_scored"]
     assert [item["id"] for item in meta["skipped"]] == list(long_rows["id"])
@@ -113,12 +114,12 @@ def test_case_means_hand_worked():
 
     records = [record(1, 1, 0.1), record(0, 1, 0.3), record(0, 1, 0.5), record(1, 0, 0.7)]
     records[3]["scores"]["R_gold"] = None  # an empty gold-only response
-    table = head_score_table(records, 1, 2)
+    table = HeadScores(records, 1, 2).table()
     np.testing.assert_allclose(table["R"], [[0.4, 0.8]])
     np.testing.assert_allclose(table["R_gold"], [[0.3, 0.6]])
     np.testing.assert_allclose(table["R_correct"], [[0.1, 0.2]])
     np.testing.assert_allclose(table["IR_wrong"], [[0.4, 0.8]])
-    only_correct = head_score_table(records[:1], 1, 2)
+    only_correct = HeadScores(records[:1], 1, 2).table()
     assert np.isnan(only_correct["sink_wrong"]).all()
 
 

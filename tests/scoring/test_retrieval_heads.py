@@ -60,7 +60,7 @@ def test_argmax_rows_are_those_of_eager_attention(tiny_loaded, family):
 def test_a_run_writes_retrieval_scores_and_resumes(tiny_loaded, tmp_path, monkeypatch):
     loaded = tiny_loaded("llama", "sdpa")
     tests = needle_tests(generated_needles(1), [300, 350], [0.5])
-    summary = score_retrieval_heads(loaded, tests, tmp_path, max_new_tokens=4, min_recall=0.0, progress=False)
+    summary = score_retrieval_heads(loaded, tests, tmp_path, max_new_tokens=4, min_recall=0.0, progress=False).summary
     assert summary["n_scored"] == summary["n_counted"] == 2
     rows = read_head_scores(tmp_path / "head_scores.csv")
     assert len(rows) == 3 * 4 and set(rows[0]) == {"layer", "head", "retrieval"}
@@ -70,13 +70,13 @@ def test_a_run_writes_retrieval_scores_and_resumes(tiny_loaded, tmp_path, monkey
         raise AssertionError("a finished test was scored again")
 
     monkeypatch.setattr(retrieval_run, "score_needle_prompt", fail)
-    assert score_retrieval_heads(loaded, tests, tmp_path, max_new_tokens=4, min_recall=0.0, progress=False)["n_scored"] == 2
+    assert score_retrieval_heads(loaded, tests, tmp_path, max_new_tokens=4, min_recall=0.0, progress=False).summary["n_scored"] == 2
 
 
 def test_tests_that_do_not_recall_the_answer_do_not_count(tiny_loaded, tmp_path):
     loaded = tiny_loaded("llama", "sdpa")
     tests = needle_tests(generated_needles(1), [300], [0.5])
-    summary = score_retrieval_heads(loaded, tests, tmp_path, max_new_tokens=3, min_recall=1.0, progress=False)
+    summary = score_retrieval_heads(loaded, tests, tmp_path, max_new_tokens=3, min_recall=1.0, progress=False).summary
     assert summary["n_scored"] == 1 and summary["n_counted"] == 0
     assert all(math.isnan(row["retrieval"]) for row in read_head_scores(tmp_path / "head_scores.csv"))
 
@@ -94,6 +94,6 @@ def test_the_answer_span_holds_the_answer_tokens_inside_the_needle(tiny_loaded):
 def test_a_test_over_the_window_is_skipped_and_listed(tiny_loaded, tmp_path):
     loaded = tiny_loaded("llama", "sdpa")
     tests = needle_tests(generated_needles(1), [510], [0.5])
-    summary = score_retrieval_heads(loaded, tests, tmp_path, max_new_tokens=8, progress=False)
+    summary = score_retrieval_heads(loaded, tests, tmp_path, max_new_tokens=8, progress=False).summary
     assert summary["n_scored"] == 0 and "exceeds the model's window" in summary["skipped"][0]["reason"]
     assert NEEDLE == "needle"

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from focus_interp.errors import FocusInterpError
-from focus_interp.reports.plots import plot_em_against_k
+from focus_interp.reports.plots import plot_em_against_k, save_figure
 from focus_interp.reports.tables import write_sweep_csv
 from focus_interp.scoring.head_score_files import read_head_scores
 
@@ -90,6 +90,6 @@ def sweep_figure_main(doc: str, strength: str, stem: str, name: str) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     n = results[0]["n"]
-    plot_em_against_k(results, strength, sweep_title(name, meta, n, args.gold_position), out / f"{stem}.png")
+    save_figure(plot_em_against_k(results, strength, sweep_title(name, meta, n, args.gold_position)), out / f"{stem}.png")
     write_sweep_csv(results, out / f"{stem}.csv")
     print(f"written: {out}/{stem}.png and .csv ({n} samples)\ncommand: {command_line()}")

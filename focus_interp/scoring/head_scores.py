@@ -1,0 +1,202 @@
+"""Head scores as one object: each scored sample's [layers, heads] scores, their means (over all samples or one case
+of Table 1), the top heads, a DataFrame and a heatmap. A run folder (``samples.jsonl``, ``meta.json``,
+``head_scores.csv``) is its form on disk: ``save`` writes one, ``load`` reads one back."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from focus_interp.errors import FocusInterpError
+from focus_interp.files import read_appended_records, write_csv
+from focus_interp.heads import Head, rank_heads
+from focus_interp.reports.plots import plot_head_grid
+from focus_interp.runs.run_folder import RunFolder
+from focus_interp.scoring.contextual import SCORE_NAMES
+
+LONG_SCORES = ("R", "IR", "IR_max", "sink")
+CASES = {
+    "correct": lambda r: r["em_gold"] == 1 and r["em"] == 1,
+    "wrong": lambda r: r["em_gold"] == 1 and r["em"] == 0,
+}
+"""Table 1's cases: EM on the gold-only prompt and on the long prompt (correct), or on the gold-only one only (wrong)."""
+COLUMNS = ("layer", "head", *SCORE_NAMES, *(f"{s}_{case}" for case in CASES for s in LONG_SCORES))
+"""The columns of a contextual ``head_scores.csv``."""
+KINDS = {"contextual": SCORE_NAMES, "retrieval": ("retrieval",)}
+_LABELS = {
+    "R": "mean attention on the gold document",
+    "IR": "mean attention on the irrelevant documents",
+    "IR_max": "mean attention on the most-attended irrelevant document",
+    "sink": "mean attention on the sink tokens",
+    "R_gold": "mean attention on the gold document (gold-only prompt)",
+    "sink_gold": "mean attention on the sink tokens (gold-only prompt)",
+    "retrieval": "retrieval score",
+}
+
+
+@dataclass
+class HeadScores:
+    """The scores of one run: ``records`` as in ``samples.jsonl`` (``scores`` holds each name's [layers][heads] list,
+    None for a sample whose response was empty), the model's sizes, and the run's ``meta`` (``meta.json``).
+
+    ``kind`` is ``contextual`` (R, IR, IR_max, sink, R_gold, sink_gold; per case: ``correct``, ``wrong``) or
+    ``retrieval`` (``retrieval``, averaged over the tests whose answer counts, as Wu et al.).
+    """
+
+    records: list[dict]
+    n_layers: int
+    n_heads: int
+    kind: str = "contextual"
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise FocusInterpError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The score names this run has."""
+        return KINDS[self.kind]
+
+    @property
+    def summary(self) -> dict:
+        """What the run's ``meta.json`` says beside its settings (n_scored, n_skipped, EM, ...)."""
+        return {key: value for key, value in self.meta.items() if key not in ("settings", "versions", "updated")}
+
+    def _counted(self, case: str | None = None) -> list[dict]:
+        records = [r for r in self.records if r.get("counted", True)]
+        if case is None:
+            return records
+        if self.kind != "contextual" or case not in CASES:
+            raise FocusInterpError(f"case must be one of {', '.join(CASES)} (contextual scores only), got {case!r}")
+        return [r for r in records if CASES[case](r)]
+
+    def _check_name(self, name: str) -> None:
+        if name not in self.names:
+            raise FocusInterpError(f"no score '{name}' in {self.kind} scores: choose one of {', '.join(self.names)}")
+
+    def per_sample(self, name: str = "R", case: str | None = None) -> Float[Tensor, "samples layers heads"]:
+        """Every counted sample's scores ``name``; NaN for a sample without that score (an empty response)."""
+        self._check_name(name)
+        empty = torch.full((self.n_layers, self.n_heads), math.nan, dtype=torch.float64)
+        grids = [
+            empty if r["scores"].get(name) is None else torch.tensor(r["scores"][name], dtype=torch.float64)
+            for r in self._counted(case)
+        ]
+        return torch.stack(grids) if grids else empty[None][:0]
+
+    def mean(self, name: str = "R", case: str | None = None) -> Float[Tensor, "layers heads"]:
+        """The mean of ``name`` over the samples that have it (of ``case`` when given); NaN when none has."""
+        scores = self.per_sample(name, case)
+        present = ~scores[:, 0, 0].isnan()
+        if not present.any():
+            return torch.full((self.n_layers, self.n_heads), math.nan, dtype=torch.float64)
+        return scores[present].mean(0)
+
+    @property
+    def R(self) -> Float[Tensor, "layers heads"]:
+        return self.mean("R")
+
+    @property
+    def IR(self) -> Float[Tensor, "layers heads"]:
+        return self.mean("IR")
+
+    @property
+    def IR_max(self) -> Float[Tensor, "layers heads"]:
+        return self.mean("IR_max")
+
+    @property
+    def sink(self) -> Float[Tensor, "layers heads"]:
+        return self.mean("sink")
+
+    @property
+    def R_gold(self) -> Float[Tensor, "layers heads"]:
+        return self.mean("R_gold")
+
+    @property
+    def sink_gold(self) -> Float[Tensor, "layers heads"]:
+        return self.mean("sink_gold")
+
+    @property
+    def retrieval(self) -> Float[Tensor, "layers heads"]:
+        return self.mean("retrieval")
+
+    def table(self) -> dict[str, np.ndarray]:
+        """Column of ``head_scores.csv`` -> [layers, heads] means (per case too, for contextual scores)."""
+        table = {name: self.mean(name).numpy() for name in self.names}
+        if self.kind == "contextual":
+            for case in CASES:
+                table.update({f"{name}_{case}": self.mean(name, case).numpy() for name in LONG_SCORES})
+        return table
+
+    def to_frame(self):
+        """A pandas DataFrame, one row per (layer, head), one column per score (and per case): ``head_scores.csv``."""
+        import pandas as pd
+
+        table = self.table()
+        layers, heads = np.meshgrid(range(self.n_layers), range(self.n_heads), indexing="ij")
+        return pd.DataFrame({"layer": layers.ravel(), "head": heads.ravel(), **{k: v.ravel() for k, v in table.items()}})
+
+    def top(self, k: int, by: str | None = None) -> list[Head]:
+        """The ``k`` heads with the highest mean ``by`` (R, or retrieval), best first, as (layer, head)."""
+        by = by or self.names[0]
+        self._check_name(by)
+        if k < 0:
+            raise FocusInterpError(f"k must be 0 or more, got {k}")
+        rows = self.to_frame().to_dict("records")
+        return [(int(row["layer"]), int(row["head"])) for row in rank_heads(rows, by)[:k]]
+
+    def plot(self, name: str | None = None, ax=None, case: str | None = None):
+        """A layer x head heatmap of the mean ``name`` (of ``case``); returns its Figure (shown inline in a notebook)."""
+        name = name or self.names[0]
+        scores = self.mean(name, case).numpy()
+        model = self.meta.get("model") or self.meta.get("settings", {}).get("model", "")
+        n = len(self._counted(case))
+        title = f"{name} per head{f' ({case})' if case else ''}: {model}, {n} samples"
+        return plot_head_grid(scores, title, ax=ax, label=_LABELS[name])
+
+    def write_csv(self, path: str | Path) -> None:
+        """``head_scores.csv``: one row per (layer, head), the means to 6 decimals, empty where no sample has one."""
+        table = self.table()
+        write_csv(Path(path), ("layer", "head", *table), (
+            [layer, head, *("" if math.isnan(v) else f"{v:.6f}" for v in (column[layer, head] for column in table.values()))]
+            for layer in range(self.n_layers)
+            for head in range(self.n_heads)
+        ))
+
+    def save(self, folder: str | Path) -> None:
+        """Write this run as a run folder (samples, meta, head_scores.csv); a folder of another run is refused."""
+        with RunFolder(folder, self.meta.get("settings", {})) as run:
+            if run.records():
+                raise FocusInterpError(f"{run.path} already holds samples: save into a new folder")
+            for record in self.records:
+                run.append(record)
+            self.write_csv(run.path / "head_scores.csv")
+            run.write_meta({**self.summary, "n_layers": self.n_layers, "n_heads": self.n_heads, "kind": self.kind})
+
+    @classmethod
+    def load(cls, folder: str | Path) -> HeadScores:
+        """The scores of a run folder written by a scoring run (``heads``, ``retrieval-heads``) or by ``save``."""
+        folder = Path(folder)
+        meta_path = folder / "meta.json"
+        if not meta_path.is_file():
+            raise FocusInterpError(f"{folder} is not a run folder (no meta.json): run `focus-interp heads --out {folder}` first")
+        meta = json.loads(meta_path.read_text())
+        records = read_appended_records(folder / "samples.jsonl")
+        kind = meta.get("kind") or ("retrieval" if "min_recall" in meta.get("settings", {}) else "contextual")
+        n_layers, n_heads = meta.get("n_layers"), meta.get("n_heads")
+        if n_layers is None:
+            if not records:
+                raise FocusInterpError(f"{folder} holds no scored sample and does not give the model's sizes")
+            grid = next(iter(r["scores"][KINDS[kind][0]] for r in records if r["scores"].get(KINDS[kind][0]) is not None), None)
+            if grid is None:
+                raise FocusInterpError(f"{folder} holds no sample with scores")
+            n_layers, n_heads = len(grid), len(grid[0])
+        return cls(records, n_layers, n_heads, kind, meta)

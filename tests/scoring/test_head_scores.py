@@ -1,0 +1,96 @@
+"""HeadScores: the scores of a run as an object, in memory or read back from its run folder, equal either way."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from focus_interp import FocusInterpError, score_heads
+from focus_interp.data import load_multidoc_qa
+from focus_interp.heads import rank_heads
+from focus_interp.scoring.head_score_files import read_head_scores
+from focus_interp.scoring.head_scores import COLUMNS, HeadScores
+
+ROWS = load_multidoc_qa("synthetic", split="train", n=4, gold_positions=(1, 3), n_documents=3)
+
+
+@pytest.fixture(scope="module")
+def in_memory(tiny_loaded_module):
+    return score_heads(tiny_loaded_module, ROWS, max_new_tokens=3, progress=False)
+
+
+@pytest.fixture(scope="module")
+def tiny_loaded_module():
+    from focus_interp import wrap_model
+    from tests.conftest import tiny_hf_model, tiny_tokenizer
+
+    return wrap_model(tiny_hf_model("llama", "sdpa"), tiny_tokenizer(), name="tiny-llama")
+
+
+def test_scoring_with_no_folder_returns_every_sample_in_memory(in_memory):
+    assert isinstance(in_memory, HeadScores) and len(in_memory.records) == 4
+    assert in_memory.per_sample("R").shape == (4, 3, 4) and in_memory.R.shape == (3, 4)
+    torch.testing.assert_close(in_memory.R, in_memory.per_sample("R").mean(0))
+    assert in_memory.summary["n_scored"] == 4 and in_memory.summary["model"] == "tiny-llama"
+
+
+def test_the_means_per_case_are_those_of_the_samples_of_that_case(in_memory):
+    correct = [r for r in in_memory.records if r["em"] == 1 and r["em_gold"] == 1]
+    expected = torch.tensor([r["scores"]["IR"] for r in correct], dtype=torch.float64).mean(0) if correct else None
+    if expected is None:
+        assert in_memory.mean("IR", "correct").isnan().all()
+    else:
+        torch.testing.assert_close(in_memory.mean("IR", "correct"), expected)
+
+
+def test_top_heads_frame_and_csv_agree(in_memory, tmp_path):
+    frame = in_memory.to_frame()
+    assert tuple(frame.columns) == COLUMNS and len(frame) == 12
+    best = max(((layer, head) for layer in range(3) for head in range(4)), key=lambda h: in_memory.R[h].item())
+    assert in_memory.top(1) == [best]
+    in_memory.write_csv(tmp_path / "head_scores.csv")
+    ranked = rank_heads(read_head_scores(tmp_path / "head_scores.csv"))
+    assert [(row["layer"], row["head"]) for row in ranked[:5]] == in_memory.top(5)
+
+
+def test_a_saved_run_loads_back_equal_and_equals_a_run_into_a_folder(in_memory, tiny_loaded_module, tmp_path):
+    in_memory.save(tmp_path / "saved")
+    loaded_back = HeadScores.load(tmp_path / "saved")
+    torch.testing.assert_close(loaded_back.R, in_memory.R)
+    assert loaded_back.top(5) == in_memory.top(5)
+    into_folder = score_heads(tiny_loaded_module, ROWS, tmp_path / "run", max_new_tokens=3, progress=False)
+    torch.testing.assert_close(into_folder.R, in_memory.R)
+    torch.testing.assert_close(HeadScores.load(tmp_path / "run").sink_gold, in_memory.sink_gold)
+    assert (tmp_path / "saved" / "head_scores.csv").read_text() == (tmp_path / "run" / "head_scores.csv").read_text()
+    with pytest.raises(FocusInterpError, match="already holds samples"):
+        in_memory.save(tmp_path / "run")
+
+
+def test_plot_draws_the_mean_on_a_given_axes_or_a_new_figure(in_memory):
+    figure = in_memory.plot("R")
+    assert isinstance(figure, Figure)
+    image = figure.axes[0].images[0].get_array()
+    torch.testing.assert_close(torch.tensor(image.data), in_memory.R)
+    mine = Figure()
+    axes = mine.subplots(1, 2)
+    assert in_memory.plot("sink", ax=axes[1]) is mine and axes[1].images and not axes[0].images
+
+
+def test_unknown_names_and_cases_are_one_line(in_memory):
+    with pytest.raises(FocusInterpError, match="no score 'retrieval' in contextual scores"):
+        in_memory.mean("retrieval")
+    with pytest.raises(FocusInterpError, match="case must be one of correct, wrong"):
+        in_memory.mean("R", "maybe")
+
+
+def test_a_sample_without_a_score_is_left_out_of_its_mean():
+    def record(r_gold):
+        scores = {name: [[0.5]] for name in ("R", "IR", "IR_max", "sink", "sink_gold")}
+        return {"id": str(r_gold), "em": 1, "em_gold": 1, "scores": {**scores, "R_gold": r_gold}}
+
+    scores = HeadScores([record([[0.2]]), record(None)], 1, 1)
+    assert scores.R_gold.item() == pytest.approx(0.2)
+    assert math.isnan(scores.per_sample("R_gold")[1, 0, 0])
