@@ -37,6 +37,7 @@ __all__ = [
     "Prompt",
     "Segment",
     "SplitSoftmax",
+    "TrainingResult",
     "apply_interventions",
     "build_prompt",
     "generate_with_interventions",
@@ -46,5 +47,6 @@ __all__ = [
     "read_directions",
     "score_heads",
     "score_retrieval_heads",
+    "train_directions_run",
     "wrap_model",
 ]

@@ -9,6 +9,16 @@ import sys
 from focus_interp.errors import FocusInterpError
 from focus_interp.model.loading import DEFAULT_MODEL
 
+EXIT_USAGE, EXIT_BAD_INPUT, EXIT_SYSTEM, EXIT_INTERRUPTED = 2, 3, 4, 130
+EXIT_HELP = f"""exit status: 0 done; {EXIT_USAGE} a usage error (an unknown option, a missing argument); {EXIT_BAD_INPUT} bad input
+(a file, setting or run folder the command refuses, said in one line); {EXIT_SYSTEM} the system refused (a full disk,
+a read-only folder); {EXIT_INTERRUPTED} interrupted (finished work is kept: rerun to resume)."""
+RANKING_COLUMNS = ("R", "IR", "IR_max", "sink", "R_gold", "sink_gold", "R_correct", "R_wrong", "retrieval")
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Every option's default after its help; the exit statuses kept as written."""
+
 
 def _load(args: argparse.Namespace):
     from focus_interp.model.loading import load_model
@@ -34,6 +44,25 @@ def _dataset(args: argparse.Namespace):
     }
     rows = load_multidoc_qa(args.data, **options)
     return rows, {"source": args.data, **options, "dropped_answers": dropped_answers(rows)}
+
+
+class _PromptShown(Exception):
+    """``--show-prompt`` printed the first prompt: the command ends there, with success."""
+
+
+def _inputs(args: argparse.Namespace):
+    """The rows, their description for meta.json, and the loaded model; with ``--show-prompt``, the first row's
+    prompt with its segments marked is printed and the command ends."""
+    from focus_interp.data import long_parts
+    from focus_interp.prompts import build_prompt
+
+    rows, data = _dataset(args)
+    loaded = _load(args)
+    if args.show_prompt:
+        prompt = build_prompt(loaded.tokenizer, long_parts(rows[0]), sink_tokens=getattr(args, "sink_tokens", 2))
+        print(f"{rows[0]['id']}: {len(prompt)} tokens, spans {prompt.spans}\n\n{prompt.marked(loaded.tokenizer)}")
+        raise _PromptShown
+    return rows, data, loaded
 
 
 def _score(args: argparse.Namespace, loaded, rows, data: dict) -> None:
@@ -92,9 +121,21 @@ def _directions_intervention(args: argparse.Namespace, loaded) -> tuple[list, di
     return [edit], settings
 
 
+def _describe(args: argparse.Namespace) -> None:
+    print(_load(args).describe())
+
+
+def _tasks(args: argparse.Namespace) -> None:
+    from focus_interp.data.long_context import TASKS, available_tasks
+
+    for task, reason in available_tasks(args.helmet).items():
+        info = TASKS[task]
+        print(f"{task:<36} {info.category:<7} {info.metric:<26} {'available' if reason is None else 'unavailable: ' + reason}")
+
+
 def _heads(args: argparse.Namespace) -> None:
-    rows, data_settings = _dataset(args)
-    _score(args, _load(args), rows, data_settings)
+    rows, data_settings, loaded = _inputs(args)
+    _score(args, loaded, rows, data_settings)
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -133,8 +174,7 @@ def _compensate(args: argparse.Namespace) -> None:
     from focus_interp.evaluation.multidoc import run_sweep
     from focus_interp.evaluation.rankings import ranking_from
 
-    rows, data = _dataset(args)
-    loaded = _load(args)
+    rows, data, loaded = _inputs(args)
     n_heads = loaded.architecture.n_layers * loaded.architecture.n_heads
     head_sets = HeadSets(tuple(ranking_from(args.heads, loaded.architecture, args.score)), str(args.heads), loaded.architecture, args.seed)
     k_values = capped_k(args.k, min(n_heads, len(head_sets.ranking)))
@@ -154,8 +194,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     from focus_interp.evaluation.multidoc import run_sweep
     from focus_interp.evaluation.rankings import ranking_from
 
-    rows, data = _dataset(args)
-    loaded = _load(args)
+    rows, data, loaded = _inputs(args)
     directions = read_directions(args.directions, loaded.architecture)
     n_heads = loaded.architecture.n_layers * loaded.architecture.n_heads
     head_sets = HeadSets(tuple(ranking_from(args.heads, loaded.architecture, args.score)), str(args.heads), loaded.architecture, args.seed)
@@ -168,12 +207,11 @@ def _evaluate(args: argparse.Namespace) -> None:
 def _train_directions(args: argparse.Namespace) -> None:
     from focus_interp.directions.run import train_directions_run
 
-    rows, data = _dataset(args)
-    loaded = _load(args)
+    rows, data, loaded = _inputs(args)
     summary = train_directions_run(
         loaded, rows, args.out, data, args.site, args.epochs, args.lr, args.init_std, args.seed,
         args.max_new_tokens, args.cache_dtype,
-    )
+    ).summary
     if summary["n_skipped"]:
         print(f"skipped {summary['n_skipped']} samples (listed in {args.out}/cache/meta.json)")
     print(
@@ -302,33 +340,49 @@ def _print_results(out: str, summary: dict) -> None:
 
 def _add_heads_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--heads", required=True, help="a scoring run folder, its head_scores.csv, or a JSON [[layer, head], ...]")
-    parser.add_argument("--score", default="R", help="head_scores.csv column that ranks the heads")
+    parser.add_argument("--score", default="R", help=f"head_scores.csv column that ranks the heads: {', '.join(RANKING_COLUMNS)}")
     parser.add_argument("--k", nargs="+", default=K_GRID, help="numbers of top heads ('all' = every head)")
 
 
-def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="short name, .gguf file, model folder or hub id")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--dtype", default="float32")
-    parser.add_argument("--cache-dir", default=None, help="where converted GGUF weights are kept")
+def _add_model_options(parser: argparse.ArgumentParser, positional: bool = False) -> None:
+    spec = "short name, .gguf file, model folder or hub id"
+    if positional:
+        parser.add_argument("model", nargs="?", default=DEFAULT_MODEL, help=spec)
+    else:
+        parser.add_argument("--model", default=DEFAULT_MODEL, help=spec)
+    parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, ...")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"], help="weights' dtype")
+    parser.add_argument("--cache-dir", default=None, help="where converted GGUF weights are kept ($FOCUS_INTERP_CACHE, else the user cache)")
 
 
 def _add_scoring_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default="synthetic", help="'synthetic', nq-open-oracle.jsonl.gz, or a Lost-in-the-Middle folder")
-    parser.add_argument("--split", default="train", choices=["train", "test", "all"])
+    parser.add_argument("--split", default="train", choices=["train", "test", "all"], help="half of the questions (a seeded 50/50 split), or all")
     parser.add_argument("--n", type=int, default=100, help="samples to score (question x gold position)")
     parser.add_argument("--out", required=True, help="run folder (a rerun resumes it)")
     parser.add_argument("--gold-positions", type=int, nargs="+", help="1-based (default: those of 1 5 10 15 20 within --documents)")
     parser.add_argument("--documents", type=int, default=20, help="documents per prompt")
     parser.add_argument("--distractors", default="hard", choices=["hard", "random"], help="oracle-file distractors")
-    parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--max-new-tokens", type=int, default=32, help="length of the greedy responses, in tokens")
     parser.add_argument("--seed", type=int, default=0, help="seeds the train/test split (and the random heads)")
+    parser.add_argument("--show-prompt", action="store_true", help="print the first sample's prompt with its segments marked, then stop")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="focus-interp", description=__doc__)
+    parser = argparse.ArgumentParser(prog="focus-interp", description=__doc__, epilog=EXIT_HELP,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="the whole method on the embedded default model and generated data")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, description=help, epilog=EXIT_HELP, formatter_class=_HelpFormatter)
+
+    describe = command("describe", "print a model's architecture and the attention sites of its layer 0, then stop")
+    _add_model_options(describe, positional=True)
+    describe.set_defaults(run=_describe)
+    tasks = command("tasks", "list the long-context tasks and whether each can run with the given files")
+    tasks.add_argument("--helmet", help="HELMET's data folder, for the helmet_* tasks")
+    tasks.set_defaults(run=_tasks)
+    demo = command("demo", "the whole method on the embedded default model and generated data")
     _add_model_options(demo)
     demo.add_argument("--quick", action="store_true", help="a small run (about 2 minutes on 2 CPU cores) instead of the default (about 12)")
     demo.add_argument("--n-train", type=int, help="train samples (default: 24, quick 3)")
@@ -336,67 +390,67 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="seeds the generated data, the random heads and the training")
     demo.add_argument("--out", help="report folder (default: runs/demo, quick runs/demo-quick; a rerun resumes it)")
     demo.set_defaults(run=_demo)
-    heads = commands.add_parser("heads", help="score every head's attention on relevant context (contextual heads)")
+    heads = command("heads", "score every head's attention on relevant context (contextual heads)")
     _add_model_options(heads)
     _add_scoring_options(heads)
     heads.add_argument("--sink-tokens", type=int, default=2, help="first tokens counted as the attention sink")
     heads.add_argument("--top", type=int, default=10, help="heads to print")
     heads.add_argument("--directions", help="score under a focus direction from this file (Table 3)")
     heads.add_argument("--direction-heads", help="ranking whose top --direction-k heads get the direction")
-    heads.add_argument("--direction-k", type=int, default=5)
-    heads.add_argument("--alpha", type=float, default=0.2)
+    heads.add_argument("--direction-k", type=int, default=5, help="how many top heads of --direction-heads get the direction")
+    heads.add_argument("--alpha", type=float, default=0.2, help="strength of the direction (negative allowed)")
     heads.set_defaults(run=_heads)
-    compensate = commands.add_parser("compensate", help="split-softmax sweep over top-k heads and tau, with baselines")
+    compensate = command("compensate", "split-softmax sweep over top-k heads and tau, with baselines")
     _add_model_options(compensate)
     _add_scoring_options(compensate)
     _add_heads_options(compensate)
-    compensate.add_argument("--taus", type=float, nargs="+", default=[0.1, 0.3, 0.6, 1.5, 1000.0])
+    compensate.add_argument("--taus", type=float, nargs="+", default=[0.1, 0.3, 0.6, 1.5, 1000.0], help="split-softmax exponents (1 changes nothing, < 1 raises attention on the gold document)")
     compensate.add_argument("--batch-size", type=int, default=16, help="configurations decoded together")
     compensate.add_argument("--random-taus", type=float, nargs="*", default=[0.3], help="taus of the random-head control")
     compensate.set_defaults(run=_compensate, split="test")
-    evaluate = commands.add_parser("evaluate", help="focus directions on top-k heads at one or several alphas, with baselines")
+    evaluate = command("evaluate", "focus directions on top-k heads at one or several alphas, with baselines")
     _add_model_options(evaluate)
     _add_scoring_options(evaluate)
     _add_heads_options(evaluate)
     evaluate.add_argument("--directions", required=True, help="a directions file (.safetensors with q and k) or a folder of the authors' released .pth files")
-    evaluate.add_argument("--alphas", type=float, nargs="+", default=[-1.0, -0.5, -0.2, 0.2, 0.3, 0.4, 0.5, 1.0])
+    evaluate.add_argument("--alphas", type=float, nargs="+", default=[-1.0, -0.5, -0.2, 0.2, 0.3, 0.4, 0.5, 1.0], help="direction strengths")
     evaluate.set_defaults(run=_evaluate, split="test")
-    train = commands.add_parser("train-directions", help="cache activations and train focus directions of every head")
+    train = command("train-directions", "cache activations and train focus directions of every head")
     _add_model_options(train)
     _add_scoring_options(train)
-    train.add_argument("--site", default="post_rope", choices=["post_rope", "pre_rope"])
-    train.add_argument("--epochs", type=int, default=10)
-    train.add_argument("--lr", type=float, default=1e-3)
-    train.add_argument("--init-std", type=float, default=0.01)
-    train.add_argument("--cache-dtype", default="float16", choices=["float32", "float16", "bfloat16"])
+    train.add_argument("--site", default="post_rope", choices=["post_rope", "pre_rope"], help="where the directions are added: after RoPE (the paper's) or to the q_proj/k_proj outputs")
+    train.add_argument("--epochs", type=int, default=10, help="passes over the cached samples")
+    train.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate")
+    train.add_argument("--init-std", type=float, default=0.01, help="standard deviation of the directions' random start")
+    train.add_argument("--cache-dtype", default="float16", choices=["float32", "float16", "bfloat16"], help="dtype of the cached query/key activations")
     train.set_defaults(run=_train_directions)
-    retrieval = commands.add_parser("retrieval-heads", help="needle-in-a-haystack retrieval score of every head (Wu et al.)")
+    retrieval = command("retrieval-heads", "needle-in-a-haystack retrieval score of every head (Wu et al.)")
     _add_model_options(retrieval)
     retrieval.add_argument("--haystack", default="synthetic", help="'synthetic' or nq-open-oracle.jsonl.gz (its passages)")
     retrieval.add_argument("--needles", default="generated", help="'generated' or a JSONL of needle, question, real_needle")
     retrieval.add_argument("--n-needles", type=int, default=None, help="use the first N needles (default: all, or 3 generated)")
     retrieval.add_argument("--lengths", type=int, nargs="+", default=[1000, 2000, 4000, 8000], help="context lengths in tokens (capped by the window)")
     retrieval.add_argument("--depths", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 1.0], help="needle depths in [0, 1]")
-    retrieval.add_argument("--max-new-tokens", type=int, default=50)
+    retrieval.add_argument("--max-new-tokens", type=int, default=50, help="length of the greedy answers, in tokens")
     retrieval.add_argument("--min-recall", type=float, default=0.5, help="ROUGE-1 recall of the answer a test needs to count (0 counts all)")
     retrieval.add_argument("--out", required=True, help="run folder (a rerun resumes it)")
-    retrieval.add_argument("--seed", type=int, default=0)
+    retrieval.add_argument("--seed", type=int, default=0, help="seeds the generated needles")
     retrieval.add_argument("--top", type=int, default=10, help="heads to print")
     retrieval.set_defaults(run=_retrieval_heads)
-    long_context = commands.add_parser("long-context", help="HELMET-style long-context tasks, with and without focus directions")
+    long_context = command("long-context", "HELMET-style long-context tasks, with and without focus directions")
     _add_model_options(long_context)
     _add_heads_options(long_context)
     long_context.set_defaults(k=[10, 20])
     long_context.add_argument("--directions", help="a directions file or released folder (without it: no intervention only)")
-    long_context.add_argument("--alphas", type=float, nargs="+", default=[-0.2, 0.2])
-    long_context.add_argument("--tasks", nargs="+", default=["json_kv", "ruler_mk_needle", "ruler_mv_needle", "rag_nq"])
+    long_context.add_argument("--alphas", type=float, nargs="+", default=[-0.2, 0.2], help="direction strengths")
+    long_context.add_argument("--tasks", nargs="+", default=["json_kv", "ruler_mk_needle", "ruler_mv_needle", "rag_nq"], help="tasks to run (`focus-interp tasks` lists them)")
     long_context.add_argument("--budgets", type=int, nargs="+", help="token budgets (default: those of 8k-128k the window allows)")
     long_context.add_argument("--n", type=int, default=10, help="samples per task and budget")
     long_context.add_argument("--kv-file", help="Lost in the Middle's kv-retrieval-*_keys.jsonl.gz (default: generated pairs)")
     long_context.add_argument("--nq-file", help="nq-open-oracle.jsonl.gz for rag_nq (default: generated questions)")
     long_context.add_argument("--helmet", help="HELMET's data folder, for the helmet_* tasks")
-    long_context.add_argument("--max-new-tokens", type=int, default=32)
-    long_context.add_argument("--seed", type=int, default=0)
+    long_context.add_argument("--max-new-tokens", type=int, default=32, help="length of the greedy answers, in tokens")
+    long_context.add_argument("--seed", type=int, default=0, help="seeds the samples of each task")
     long_context.add_argument("--out", required=True, help="run folder (a rerun resumes it)")
     long_context.set_defaults(run=_long_context)
     return parser
@@ -416,15 +470,17 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
+    except _PromptShown:
+        return 0
     except FocusInterpError as error:
         print(f"focus-interp: error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except OSError as error:  # a full disk, a read-only folder: what the system refused, in one line
         print(f"focus-interp: error: {_system_refusal(error)}", file=sys.stderr)
-        return 2
+        return EXIT_SYSTEM
     except KeyboardInterrupt:
         print("focus-interp: interrupted; finished work is kept, rerun the same command to resume", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     return 0
 
 

@@ -114,7 +114,7 @@ def run_demo(loaded: LoadedModel, out: str | Path, sizes: DemoSizes = DEFAULT_SI
             loaded, rows["train"], out / "directions", {**data, "split": "train"}, epochs=sizes.epochs, lr=sizes.lr,
             seed=seed, max_new_tokens=sizes.max_new_tokens, progress=progress,
         ),
-    )
+    ).summary
     directions = read_directions(out / "directions" / "directions.safetensors", architecture)
     head_sets = HeadSets(tuple((row["layer"], row["head"]) for row in ranking), "heads", architecture, seed)
     configurations = demo_configurations(sizes)

@@ -56,6 +56,23 @@ class Prompt:
     def ids(self) -> Int[Tensor, "1 seq"]:
         return torch.tensor([self.input_ids], dtype=torch.long)
 
+    def marked(self, tokenizer) -> str:
+        """The prompt's tokens decoded, each named span between ``[[name]]`` and ``[[/name]]``: where every span
+        starts and ends, for a reader."""
+        opens: dict[int, list[str]] = {}
+        closes: dict[int, list[str]] = {}
+        for name, (start, end) in self.spans.items():
+            opens.setdefault(start, []).append(name)
+            closes.setdefault(end, []).append(name)
+        edges = sorted({0, len(self.input_ids), *opens, *closes})
+        pieces = []
+        for start, end in zip(edges, edges[1:] + [None]):
+            pieces += [f"[[/{name}]]" for name in reversed(closes.get(start, []))]
+            pieces += [f"[[{name}]]" for name in opens.get(start, [])]
+            if end is not None:
+                pieces.append(tokenizer.decode(self.input_ids[start:end]))
+        return "".join(pieces)
+
     def with_response(self, response_ids: Sequence[int]) -> "Prompt":
         """This prompt followed by generated token ids, which become the ``response`` span."""
         start = len(self.input_ids)

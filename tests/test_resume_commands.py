@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from focus_interp.cli import main
+from focus_interp.cli import EXIT_INTERRUPTED, main
 from tests.test_robustness import command, inputs  # noqa: F401 (inputs is a fixture)
 
 INTERRUPTED = "focus-interp: interrupted; finished work is kept, rerun the same command to resume"
@@ -57,7 +57,7 @@ def test_an_interrupted_command_keeps_its_finished_item_and_resumes_to_the_unint
 
     counted(interrupt_on=2)
     capsys.readouterr()
-    assert main(command(inputs, run, name, *options)) == 130
+    assert main(command(inputs, run, name, *options)) == EXIT_INTERRUPTED
     err = capsys.readouterr().err
     assert err.count(INTERRUPTED) == 1 and err.strip().splitlines()[-1] == INTERRUPTED and "Traceback" not in err
     assert read_records(run / records) == expected[:1]

@@ -14,7 +14,7 @@ import torch
 from transformers import Qwen2Config
 
 from focus_interp import FocusInterpError, build_prompt, load_model
-from focus_interp.cli import main
+from focus_interp.cli import EXIT_BAD_INPUT, main
 from focus_interp.data import load_multidoc_qa
 from focus_interp.data.long_context import build_long_context_task
 from focus_interp.data.needles import generated_needles, load_needles, needle_tests
@@ -91,10 +91,10 @@ def command(inputs: dict, out: Path, name: str, *options: str) -> list[str]:
     return [word.format(**inputs) for word in words] + ["--out", str(out)]
 
 
-def refused(argv: list[str], capsys) -> tuple[str, str]:
-    """Run a command that must exit 2 with one ``focus-interp: error:`` line, last on stderr, and no traceback;
-    returns that line and stdout."""
-    assert main(argv) == 2
+def refused(argv: list[str], capsys, code: int = EXIT_BAD_INPUT) -> tuple[str, str]:
+    """Run a command that must exit with ``code`` (bad input) and one ``focus-interp: error:`` line, last on
+    stderr, and no traceback; returns that line and stdout."""
+    assert main(argv) == code
     captured = capsys.readouterr()
     assert captured.err.count("focus-interp: error: ") == 1 and "Traceback" not in captured.err
     line = captured.err.strip().splitlines()[-1]

@@ -8,23 +8,32 @@ config fingerprint, site, data, n, epochs, lr, seed, final loss), ``OUT/losses.c
 from __future__ import annotations
 
 import json
+import math
+import tempfile
 from pathlib import Path
+
+import torch
+from torch import Tensor
 
 from focus_interp.directions.cache import build_cache, check_cache_dtype
 from focus_interp.directions.files import Directions, load_directions, save_directions
-from focus_interp.directions.training import check_training_settings, train_directions
+from focus_interp.directions.training import (
+    TrainingResult,
+    check_training_settings,
+    train_directions,
+)
 from focus_interp.errors import FocusInterpError
-from focus_interp.files import FolderLock, write_csv
+from focus_interp.files import FolderLock, read_csv_rows, write_csv
 from focus_interp.model.generation import check_max_new_tokens
 from focus_interp.model.loading import LoadedModel
-from focus_interp.reports.plots import plot_losses, save_figure
+from focus_interp.reports.plots import save_figure
 from focus_interp.runs.run_folder import check_unique_ids, make_folder, rows_fingerprint
 
 
 def train_directions_run(
     loaded: LoadedModel,
     rows,
-    out: str | Path,
+    out: str | Path | None = None,
     data: dict | None = None,
     site: str = "post_rope",
     epochs: int = 10,
@@ -34,8 +43,9 @@ def train_directions_run(
     max_new_tokens: int = 32,
     cache_dtype: str = "float16",
     progress: bool = True,
-) -> dict:
-    """Cache every row (resuming), train, write the directions file and the loss curves; returns a summary.
+) -> TrainingResult:
+    """Cache every row (resuming), train, write the directions file and the loss curves; returns the directions,
+    their loss curves and the run's summary. With ``out`` None the cache lives in a temporary folder, removed after.
 
     A rerun whose directions file was trained with the same settings on a cache of the same rows, response length
     and dtype reads it instead of training again; any other rerun removes it before training, so the file and
@@ -44,12 +54,16 @@ def train_directions_run(
     check_cache_dtype(cache_dtype)
     check_max_new_tokens(max_new_tokens)
     check_unique_ids(rows)
+    arguments = (data, site, epochs, lr, init_std, seed, max_new_tokens, cache_dtype, progress)
+    if out is None:
+        with tempfile.TemporaryDirectory(prefix="focus-interp-directions-") as scratch:
+            return _cache_and_train(loaded, rows, Path(scratch), *arguments)
     out = make_folder(Path(out))
     with FolderLock(out):
-        return _cache_and_train(loaded, rows, out, data, site, epochs, lr, init_std, seed, max_new_tokens, cache_dtype, progress)
+        return _cache_and_train(loaded, rows, out, *arguments)
 
 
-def _cache_and_train(loaded, rows, out, data, site, epochs, lr, init_std, seed, max_new_tokens, cache_dtype, progress) -> dict:
+def _cache_and_train(loaded, rows, out, data, site, epochs, lr, init_std, seed, max_new_tokens, cache_dtype, progress) -> TrainingResult:
     cache = build_cache(loaded, rows, out / "cache", site, data, max_new_tokens, cache_dtype, progress)
     shards = cache.pop("shards")
     if not shards:
@@ -76,23 +90,33 @@ def _cache_and_train(loaded, rows, out, data, site, epochs, lr, init_std, seed, 
         result = train_directions(loaded.architecture, shards, site, epochs, lr, init_std, seed, progress)
         metadata = {**settings, "final_loss": f"{float(result.losses[-1].mean()):.6f}"}
         directions = Directions(result.directions.query, result.directions.key, site, metadata)
+        losses = result.losses
         write_csv(out / "losses.csv", ("epoch", "layer", "loss"), (
-            (epoch + 1, layer, f"{float(result.losses[epoch, layer]):.6f}")
+            (epoch + 1, layer, f"{float(losses[epoch, layer]):.6f}")
             for epoch in range(epochs)
             for layer in range(loaded.architecture.n_layers)
         ))
-        title = f"Focus-direction training on {loaded.name}, one line per layer (dark = first)"
-        save_figure(plot_losses(result.losses, title), out / "losses.png", dpi=120)
+        save_figure(TrainingResult(directions, losses).plot(), out / "losses.png", dpi=120)
         save_directions(path, directions)
-    final_loss = float(directions.metadata["final_loss"])
+    else:
+        losses = _read_losses(out / "losses.csv", epochs, loaded.architecture.n_layers)
     norms = directions.query.norm(dim=-1), directions.key.norm(dim=-1)
-    return {
+    summary = {
         **cache,
         "n_trained": len(shards),
-        "final_loss": final_loss,
+        "final_loss": float(directions.metadata["final_loss"]),
         "query_norm_mean": float(norms[0].mean()),
         "key_norm_mean": float(norms[1].mean()),
     }
+    return TrainingResult(directions, losses, summary)
+
+
+def _read_losses(path: Path, epochs: int, n_layers: int) -> Tensor:
+    """The [epochs, layers] losses of a finished run's ``losses.csv``."""
+    losses = torch.full((epochs, n_layers), math.nan)
+    for row in read_csv_rows(path, ("epoch", "layer", "loss"), f"no loss curves at {path}: rerun the training", "losses.csv"):
+        losses[int(row["epoch"]) - 1, int(row["layer"])] = float(row["loss"])
+    return losses
 
 
 def _trained_with(path: Path, settings: dict[str, str], site: str) -> Directions | None:

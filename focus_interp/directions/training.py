@@ -10,7 +10,7 @@ for each query head of its group.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -25,6 +25,7 @@ from focus_interp.directions.files import Directions
 from focus_interp.errors import FocusInterpError
 from focus_interp.model.architecture import Architecture
 from focus_interp.model.attention import attention_bias
+from focus_interp.reports.plots import plot_losses
 
 
 def rotate_half(x: Tensor) -> Tensor:
@@ -64,8 +65,17 @@ def head_span_mass(
 
 @dataclass
 class TrainingResult:
+    """Trained directions, the loss of every epoch and layer (mean -S_C over the layer's heads and the samples),
+    and, from a training run, its summary (samples cached, skipped and trained on, final loss, mean norms)."""
+
     directions: Directions
     losses: Float[Tensor, "epochs layers"]
+    summary: dict = field(default_factory=dict)
+
+    def plot(self, ax=None):
+        """The loss curves, one line per layer; returns the Figure (shown inline in a notebook)."""
+        model = self.directions.metadata.get("model", "")
+        return plot_losses(self.losses, f"Focus-direction training{f' on {model}' if model else ''}, one line per layer (dark = first)", ax)
 
 
 def check_training_settings(epochs: int, lr: float, init_std: float) -> None:

@@ -124,8 +124,10 @@ def test_directions_run_writes_a_checked_file_and_loss_curves_and_resumes(tiny_l
     with pytest.raises(KeyboardInterrupt):
         train_directions_run(loaded, ROWS, tmp_path, {"source": "synthetic"}, epochs=2, max_new_tokens=3, progress=False)
     calls.clear()
-    summary = train_directions_run(loaded, ROWS, tmp_path, {"source": "synthetic"}, epochs=2, max_new_tokens=3, progress=False)
+    result = train_directions_run(loaded, ROWS, tmp_path, {"source": "synthetic"}, epochs=2, max_new_tokens=3, progress=False)
+    summary = result.summary
     assert calls == [ROWS[1]["id"]] and summary["n_trained"] == 2
+    assert result.losses.shape == (2, 3) and float(result.losses[-1].mean()) == pytest.approx(summary["final_loss"], abs=1e-6)
     directions = load_directions(tmp_path / "directions.safetensors", loaded.architecture)
     assert directions.metadata["epochs"] == "2" and directions.metadata["model"] == loaded.name
     assert float(directions.metadata["final_loss"]) == pytest.approx(summary["final_loss"], abs=1e-6)
@@ -134,7 +136,10 @@ def test_directions_run_writes_a_checked_file_and_loss_curves_and_resumes(tiny_l
     from focus_interp.directions import run as run_module
 
     monkeypatch.setattr(run_module, "train_directions", lambda *args: pytest.fail("a finished run trained again"))
-    assert train_directions_run(loaded, ROWS, tmp_path, {"source": "synthetic"}, epochs=2, max_new_tokens=3, progress=False) == summary
+    again = train_directions_run(loaded, ROWS, tmp_path, {"source": "synthetic"}, epochs=2, max_new_tokens=3, progress=False)
+    assert again.summary == summary
+    torch.testing.assert_close(again.losses, result.losses, atol=1e-6, rtol=0)
+    torch.testing.assert_close(again.directions.query, result.directions.query)
 
 
 def test_directions_are_trained_again_when_the_cache_was_rebuilt_with_other_settings(tiny_loaded, tmp_path, monkeypatch):
@@ -167,3 +172,16 @@ def test_pre_rope_directions_train_and_apply_on_a_gqa_model(tiny_loaded, tmp_pat
     edit = FocusDirection(every_head, result.directions.query, key, 1.0, "pre_rope")
     with torch.no_grad(), loaded.model.trace(torch.tensor([[5, 6, 7]])):
         apply_interventions(loaded, [edit])
+
+
+def test_training_with_no_folder_keeps_nothing_on_disk_and_returns_the_directions(tiny_loaded, tmp_path, monkeypatch):
+    from focus_interp.directions.run import train_directions_run
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    result = train_directions_run(tiny_loaded("llama", "sdpa"), ROWS, epochs=1, max_new_tokens=2, progress=False)
+    assert result.directions.query.shape == (3, 4, 16) and result.losses.shape == (1, 3)
+    assert result.summary["n_trained"] == 2 and result.plot().axes[0].lines
+    assert list(tmp_path.iterdir()) == []

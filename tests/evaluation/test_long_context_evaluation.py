@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from focus_interp import FocusInterpError, cli
+from focus_interp.cli import EXIT_BAD_INPUT
 from focus_interp.data.long_context import build_long_context_task
 from focus_interp.directions import Directions
 from focus_interp.evaluation import long_context
@@ -112,7 +113,7 @@ def test_a_missing_data_file_is_one_line_before_the_model_loads(tmp_path, monkey
     monkeypatch.setattr(cli, "_load", fail)
     missing = tmp_path / "missing.jsonl.gz"
     code = cli.main(["long-context", "--heads", "heads.json", option, str(missing), "--out", str(tmp_path / "run")])
-    assert code == 2
+    assert code == EXIT_BAD_INPUT
     error = capsys.readouterr().err.strip()
     assert error.startswith(f"focus-interp: error: {option} {missing} is not a file") and "\n" not in error
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from focus_interp import FocusInterpError, build_prompt
-from focus_interp.cli import main
+from focus_interp.cli import EXIT_BAD_INPUT, main
 from focus_interp.data import gold_parts, load_multidoc_qa, long_parts
 from focus_interp.evaluation import multidoc
 from focus_interp.evaluation.configurations import (
@@ -91,7 +91,7 @@ def test_more_top_heads_than_ranked_is_an_error(tiny_loaded, tmp_path):
 def test_compensate_without_a_head_ranking_is_one_line(default_model, tmp_path, capsys):
     """(``default_model`` converts the model first, so the command loads it from the cache without progress bars.)"""
     code = main(["compensate", "--heads", str(tmp_path / "missing"), "--out", str(tmp_path / "run"), "--n", "1"])
-    assert code == 2
+    assert code == EXIT_BAD_INPUT
     error = capsys.readouterr().err.strip()
     assert error.startswith("focus-interp: error: no head scores at") and "\n" not in error
 
@@ -132,7 +132,7 @@ def test_directions_of_another_model_are_one_line(tmp_path, capsys):
     scores = tmp_path / "heads.json"
     scores.write_text("[[0, 0]]")
     code = main(["evaluate", "--directions", str(path), "--heads", str(scores), "--out", str(tmp_path / "run"), "--n", "1"])
-    assert code == 2
+    assert code == EXIT_BAD_INPUT
     error = capsys.readouterr().err.strip()
     assert "belong to another model" in error and "\n" not in error
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from focus_interp import build_prompt, load_model
-from focus_interp.cli import main
+from focus_interp.cli import EXIT_BAD_INPUT, main
 from focus_interp.model.generation import greedy_response
 from focus_interp.model.gguf import default_cache_dir
 
@@ -30,6 +30,6 @@ def test_heads_command_scores_every_head_of_the_default_model(default_model, cap
 
 
 def test_demo_command_bad_model_is_one_line(capsys):
-    assert main(["demo", "--model", "no-such-model.gguf"]) == 2
+    assert main(["demo", "--model", "no-such-model.gguf"]) == EXIT_BAD_INPUT
     err = capsys.readouterr().err.strip()
     assert err.startswith("focus-interp: error:") and "\n" not in err

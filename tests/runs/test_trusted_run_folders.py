@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from focus_interp import FocusInterpError, wrap_model
-from focus_interp.cli import main
+from focus_interp.cli import EXIT_BAD_INPUT, EXIT_SYSTEM, main
 from focus_interp.data import load_multidoc_qa
 from focus_interp.data.multidoc.loading import dropped_answers
 from focus_interp.directions import (
@@ -58,8 +58,8 @@ def test_case_1_two_identical_commands_at_once_one_is_refused_and_each_id_is_kep
     ]
     finished = [(process.wait(timeout=600), process.stderr.read()) for process in started]
     codes = sorted(code for code, _ in finished)
-    assert codes == [0, 2], finished
-    refusal = next(err for code, err in finished if code == 2).strip().splitlines()[-1]
+    assert codes == [0, EXIT_BAD_INPUT], finished
+    refusal = next(err for code, err in finished if code == EXIT_BAD_INPUT).strip().splitlines()[-1]
     assert "is in use by another run (pid " in refusal
     ids = _ids(out)
     assert len(ids) == 36 and len(set(ids)) == 36
@@ -241,7 +241,7 @@ def test_a_full_disk_during_a_run_is_one_line_and_the_rerun_resumes(inputs, tmp_
 
     monkeypatch.setattr("focus_interp.runs.run_folder.append_record", disk_full_on_second)
     out = tmp_path / "run"
-    error, _ = refused(command(inputs, out, "heads", "--n", "3"), capsys)
+    error, _ = refused(command(inputs, out, "heads", "--n", "3"), capsys, code=EXIT_SYSTEM)
     assert "(No space left on device): free some space, then rerun the same command: it resumes" in error
     monkeypatch.setattr("focus_interp.runs.run_folder.append_record", real_append)
     assert main(command(inputs, out, "heads", "--n", "3")) == 0

@@ -140,12 +140,12 @@ def test_reading_a_missing_or_foreign_csv_is_a_clear_error(tmp_path):
     ],
 )
 def test_heads_command_bad_data_is_one_line(tmp_path, capsys, data, content, match):
-    from focus_interp.cli import main
+    from focus_interp.cli import EXIT_BAD_INPUT, main
 
     path = tmp_path / data
     if content is not None:
         path.write_text(content)
-    assert main(["heads", "--data", str(path), "--out", str(tmp_path / "run"), "--n", "2"]) == 2
+    assert main(["heads", "--data", str(path), "--out", str(tmp_path / "run"), "--n", "2"]) == EXIT_BAD_INPUT
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and match in err
 
