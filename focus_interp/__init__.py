@@ -9,8 +9,15 @@ from focus_interp.directions import (
     load_directions,
     read_directions,
 )
+from focus_interp.directions.run import train_directions_run
+from focus_interp.directions.training import TrainingResult
 from focus_interp.errors import FocusInterpError
-from focus_interp.interventions import FocusDirection, SplitSoftmax, apply_interventions
+from focus_interp.interventions import (
+    FocusDirection,
+    HeadAblation,
+    SplitSoftmax,
+    apply_interventions,
+)
 from focus_interp.interventions.generation import generate_with_interventions
 from focus_interp.model.architecture import Architecture
 from focus_interp.model.loading import (
@@ -31,6 +38,7 @@ __all__ = [
     "Directions",
     "FocusDirection",
     "FocusInterpError",
+    "HeadAblation",
     "HeadScores",
     "LayerSites",
     "LoadedModel",

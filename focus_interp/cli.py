@@ -180,7 +180,7 @@ def _compensate(args: argparse.Namespace) -> None:
     k_values = capped_k(args.k, min(n_heads, len(head_sets.ranking)))
     configurations = split_softmax_configurations(k_values, args.taus, args.random_taus)
     print(f"{len(configurations)} configurations x {len(rows)} samples into {args.out}")
-    summary = run_sweep(loaded, rows, args.out, configurations, head_sets, data, args.max_new_tokens, batch_size=args.batch_size)
+    summary = run_sweep(loaded, rows, args.out, configurations, head_sets, data, args.max_new_tokens, batch_size=args.batch_size).summary
     _print_results(args.out, summary)
 
 
@@ -200,7 +200,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     head_sets = HeadSets(tuple(ranking_from(args.heads, loaded.architecture, args.score)), str(args.heads), loaded.architecture, args.seed)
     configurations = focus_direction_configurations(capped_k(args.k, min(n_heads, len(head_sets.ranking))), args.alphas)
     print(f"{directions.describe()}\n{len(configurations)} configurations x {len(rows)} samples into {args.out}")
-    summary = run_sweep(loaded, rows, args.out, configurations, head_sets, data, args.max_new_tokens, directions=directions)
+    summary = run_sweep(loaded, rows, args.out, configurations, head_sets, data, args.max_new_tokens, directions=directions).summary
     _print_results(args.out, summary)
 
 

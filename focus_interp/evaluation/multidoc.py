@@ -8,7 +8,6 @@ intervention, heads, k, tau, alpha, heads_source, gold_position, n, em. A rerun 
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
@@ -20,7 +19,12 @@ from focus_interp.evaluation.configurations import (
     HeadSets,
     focus_direction_edit,
 )
-from focus_interp.files import read_csv_rows, write_csv
+from focus_interp.evaluation.sweep_results import (
+    RESULT_COLUMNS,
+    SweepResults,
+    configuration_records,
+)
+from focus_interp.files import read_csv_rows
 from focus_interp.interventions import SplitSoftmax
 from focus_interp.interventions.generation import (
     generate_split_softmax_sweep,
@@ -33,11 +37,11 @@ from focus_interp.model.loading import LoadedModel
 from focus_interp.prompts import build_prompt
 from focus_interp.runs.run_folder import RunFolder, evaluate_rows, sample_settings
 
-RESULT_COLUMNS = ("intervention", "heads", "k", "tau", "alpha", "heads_source", "gold_position", "n", "em")
+
 def run_sweep(
     loaded: LoadedModel,
     rows,
-    out: str | Path,
+    out: str | Path | None,
     configurations: Sequence[Configuration],
     head_sets: HeadSets,
     data: dict | None = None,
@@ -45,9 +49,9 @@ def run_sweep(
     directions: Directions | None = None,
     batch_size: int = 16,
     progress: bool = True,
-) -> dict:
+) -> SweepResults:
     """Evaluate every configuration on every row not yet in ``out``, rewriting ``results.csv`` after each row;
-    returns the summary.
+    returns the results (``out`` None keeps them in memory).
 
     Split softmaxes share each prompt's prefill (``generate_split_softmax_sweep``); focus directions need
     ``directions`` and run one generation each. Rows whose prompts do not fit the
@@ -71,7 +75,7 @@ def run_sweep(
         "ranking": [list(head) for head in head_sets.ranking],
         "seed": head_sets.seed,
         "directions": None if directions is None else directions.describe(),
-        "configurations": [configuration.name for configuration in configurations],
+        "configurations": configuration_records(configurations),
     }
     with RunFolder(out, settings) as folder:
         records = folder.records()
@@ -80,10 +84,15 @@ def run_sweep(
         def evaluate(row: dict) -> dict:
             return _evaluate_row(loaded, row, configurations, head_sets, max_new_tokens, direction_edits, batch_size, plain)
 
-        def write() -> None:
-            write_results(folder.path / "results.csv", records, configurations, head_sets)
+        results = SweepResults(records, list(configurations), head_sets.source, head_sets.seed)
 
-        return evaluate_rows(folder, rows, evaluate, records, write, loaded.name, "evaluating", progress)
+        def write() -> None:
+            if folder.path is not None:
+                results.write_csv(folder.path / "results.csv")
+
+        evaluate_rows(folder, rows, evaluate, records, write, loaded.name, "evaluating", progress)
+        results.meta = folder.meta
+        return results
 
 
 def _evaluate_row(loaded, row, configurations, head_sets, max_new_tokens, direction_edits, batch_size, plain) -> dict:
@@ -120,39 +129,6 @@ def _evaluate_row(loaded, row, configurations, head_sets, max_new_tokens, direct
         "responses": texts,
         "em": {name: best_subspan_em(text, row["answers"]) for name, text in texts.items()},
     }
-
-
-def _heads_source(configuration: Configuration, head_sets: HeadSets) -> str:
-    if configuration.heads == "top":
-        return head_sets.source
-    if configuration.heads == "random":
-        return f"random, seed {head_sets.seed + configuration.k}"
-    return ""
-
-
-def write_results(path: Path, records: list[dict], configurations: Sequence[Configuration], head_sets: HeadSets) -> None:
-    """``results.csv``: mean EM of each configuration per gold position and over all samples."""
-    positions = sorted({record["gold_position"] for record in records})
-    rows = []
-    for configuration in configurations:
-        settings = asdict(configuration)
-        for position in [*positions, "all"]:
-            chosen = [r for r in records if position == "all" or r["gold_position"] == position]
-            em = sum(r["em"][configuration.name] for r in chosen) / len(chosen) if chosen else float("nan")
-            rows.append(
-                [
-                    configuration.intervention,
-                    configuration.heads,
-                    configuration.k or "",
-                    "" if settings["tau"] is None else settings["tau"],
-                    "" if settings["alpha"] is None else settings["alpha"],
-                    _heads_source(configuration, head_sets),
-                    position,
-                    len(chosen),
-                    f"{em:.6f}",
-                ]
-            )
-    write_csv(path, RESULT_COLUMNS, rows)
 
 
 def read_results(path: str | Path) -> list[dict]:

@@ -49,6 +49,12 @@ class SplitSoftmax:
                 f"split-softmax span {self.span} must be a non-empty token range inside the prompt (0-{self.first_row})"
             )
 
+    @classmethod
+    def on_segment(cls, prompt, name: str, heads, tau: float) -> SplitSoftmax:
+        """Split softmax on the span of ``prompt``'s segment ``name``, editing the rows from its last token on."""
+        span = prompt.span(name)  # an error naming the segments there are, when the prompt lacks this one
+        return cls(tuple(map(tuple, heads)), (span.start, span.stop), tau, len(prompt) - 1)
+
     def layers(self) -> set[int]:
         return set(heads_by_layer(self.heads))
 

@@ -1,29 +1,52 @@
 """Apply several interventions in one trace, in the order the model computes what they touch.
 
 nnsight serves a trace's reads in execution order, so edits are grouped by layer and, within a layer, by stage:
-``pre_rope`` (the ``q_proj``/``k_proj`` outputs), ``post_rope`` (the RoPE output), then ``attention`` (the
+``projections`` (the ``q_proj``/``k_proj`` outputs), ``post_rope`` (the RoPE output), then ``attention`` (the
 attention call's inputs, read once, then its output). Each stage's values are read once and handed to every
 intervention of that stage, so any number of interventions compose; a user's own edits of later nodes can follow
-in the same trace.
-
-An intervention has ``stage`` (one of ``STAGES``), ``layers() -> set[int]``, ``check(architecture)`` (raises on a
-mismatch), ``is_identity() -> bool`` and ``edit(architecture, layer, values)`` where ``values`` is (q, k) for
-the two RoPE stages and (args, kwargs, output) for ``attention``.
+in the same trace. Every intervention follows the ``Intervention`` protocol.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Protocol, Sequence, runtime_checkable
 
 from focus_interp.errors import FocusInterpError
 from focus_interp.model.loading import LoadedModel
 
-STAGES = ("pre_rope", "post_rope", "attention")
+STAGES = ("projections", "post_rope", "attention")
+"""Where in a layer an intervention edits, in the order the model computes them."""
+
+
+@runtime_checkable
+class Intervention(Protocol):
+    """What ``apply_interventions`` needs of an edit, ours (``SplitSoftmax``, ``FocusDirection``, ``HeadAblation``)
+    or a user's own.
+
+    ``stage``: one of ``STAGES``. ``edit(architecture, layer, values)`` changes ``values`` in place: (q, k) of the
+    ``q_proj``/``k_proj`` outputs for ``projections``, [B, T, H*D] and [B, T, K*D]; (q, k) after RoPE for
+    ``post_rope``, [B, H, T, D] and [B, K, T, D]; (args, kwargs, output) of the attention call for ``attention``,
+    ``output`` [B, T, H, D] (each head's output before ``o_proj``).
+    """
+
+    stage: str
+
+    def layers(self) -> set[int]:
+        """The layers it edits."""
+
+    def check(self, architecture) -> None:
+        """Raise ``FocusInterpError`` when it does not fit the model (a head it lacks, directions of another shape)."""
+
+    def is_identity(self) -> bool:
+        """True when it would change nothing (e.g. tau 1, alpha 0), so it is skipped."""
+
+    def edit(self, architecture, layer: int, values: tuple) -> None:
+        """Edit ``values`` of ``layer`` in place."""
 
 
 def _stage_values(loaded: LoadedModel, layer: int, stage: str) -> tuple:
     sites = loaded.sites(layer)
-    if stage == "pre_rope":
+    if stage == "projections":
         return sites.q_proj.output, sites.k_proj.output
     if stage == "post_rope":
         return tuple(sites.post_rope.output)
@@ -34,6 +57,11 @@ def _stage_values(loaded: LoadedModel, layer: int, stage: str) -> tuple:
 def apply_interventions(loaded: LoadedModel, interventions: Sequence) -> None:
     """Write every intervention's edits into the current trace or generation step."""
     for intervention in interventions:
+        if not isinstance(intervention, Intervention) or intervention.stage not in STAGES:
+            raise FocusInterpError(
+                f"{type(intervention).__name__} does not follow the intervention protocol: it needs a stage (one of "
+                f"{', '.join(STAGES)}), layers(), check(architecture), is_identity() and edit(architecture, layer, values)"
+            )
         intervention.check(loaded.architecture)
     check_split_softmax_overlap(interventions)
     active = [intervention for intervention in interventions if not intervention.is_identity()]

@@ -60,9 +60,15 @@ class FocusDirection:
                     "and a smaller alpha"
                 )
 
+    @classmethod
+    def from_directions(cls, directions, heads, alpha: float) -> FocusDirection:
+        """``alpha`` times trained ``directions`` (a ``Directions``: query, key, site) on ``heads``."""
+        return cls(tuple(map(tuple, heads)), directions.query, directions.key, alpha, directions.site)
+
     @property
     def stage(self) -> str:
-        return self.site
+        """``post_rope`` edits RoPE's output; ``pre_rope`` adds to the ``q_proj``/``k_proj`` outputs (stage ``projections``)."""
+        return "post_rope" if self.site == "post_rope" else "projections"
 
     def layers(self) -> set[int]:
         return set(heads_by_layer(self.heads))

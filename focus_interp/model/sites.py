@@ -12,7 +12,8 @@ it is touched before the module runs, so inside one trace read a layer's sites t
 - ``post_rope``: the same call; ``.output`` is (q, k) after RoPE, [B, H, T, D] and [B, K, T, D].
 - ``attention_call``: the attention function; ``.inputs[0]`` is (module, q, k, v, mask) with k, v covering every
   cached position [B, K, T_k, D], ``.inputs[1]["scaling"]`` the scale of q.k. The mask is whatever the attention
-  implementation takes: None (causal), boolean (True = attend) or additive float [B, 1, T, T_k].
+  implementation takes: None (causal), boolean (True = attend) or additive float [B, 1, T, T_k]. ``.output[0]`` is
+  the attention output per head before ``o_proj``, [B, T, H, D].
 - ``probabilities``: the softmax inside eager attention; ``.output`` is [B, H, T, T_k]. Only eager attention
   materialises it: load with ``attn_implementation="eager"``.
 """
@@ -65,6 +66,10 @@ class LayerSites:
                 f"'{self.attn_implementation}'): load it with attn_implementation='eager'"
             )
         return getattr(self.attention_call.source, self.architecture.family.softmax_call)
+
+    def __repr__(self) -> str:
+        sites = "q_proj, k_proj, pre_rope, post_rope, attention_call" + (", probabilities" if self.attn_implementation == "eager" else "")
+        return f"LayerSites(layer {self.layer} of {self.architecture.name}, {self.attn_implementation}: {sites})"
 
     def paths(self) -> dict[str, str]:
         """Site name -> the nnsight path a user writes to reach it, e.g. for printing."""

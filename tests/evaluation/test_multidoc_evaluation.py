@@ -18,6 +18,7 @@ from focus_interp.evaluation.configurations import (
     split_softmax_configurations,
 )
 from focus_interp.evaluation.multidoc import read_results, run_sweep
+from focus_interp.evaluation.sweep_results import RESULT_COLUMNS, SweepResults
 from focus_interp.model.generation import greedy_response
 
 ROWS = load_multidoc_qa("synthetic", n=4, gold_positions=(1, 3), n_documents=3)
@@ -151,3 +152,24 @@ def test_an_unknown_score_column_is_one_line(tmp_path):
 
     with pytest.raises(FocusInterpError, match="no score column 'foo'"):
         rank_heads([{"layer": 0, "head": 0, "R": 0.1}], "foo")
+
+
+def test_a_sweep_in_memory_returns_results_equal_to_its_run_folder(tiny_loaded, tmp_path):
+    loaded = tiny_loaded("llama", "sdpa")
+    configurations = split_softmax_configurations([1, 2], [0.3], [0.3])
+    in_memory = run_sweep(loaded, ROWS, None, configurations, _head_sets(loaded), max_new_tokens=3, progress=False)
+    run_sweep(loaded, ROWS, tmp_path, configurations, _head_sets(loaded), max_new_tokens=3, progress=False)
+    loaded_back = SweepResults.load(tmp_path)
+    assert loaded_back.configurations == configurations
+    frame = in_memory.to_frame()
+    assert list(frame.columns) == list(RESULT_COLUMNS) and len(frame) == len(configurations) * 3
+    written = read_results(tmp_path / "results.csv")
+    assert [round(row["em"], 6) for row in written] == [round(em, 6) for em in frame["em"]]
+    assert loaded_back.table() == in_memory.table()
+    top = Configuration("split_softmax", "top", 2, tau=0.3)
+    chosen = [r for r in in_memory.records if r["gold_position"] == 3]
+    assert in_memory.em(top, 3) == sum(r["em"][top.name] for r in chosen) / len(chosen)
+    figure = in_memory.plot()
+    assert figure.axes[0].get_xscale() == "log" and len(figure.axes[0].lines) == 2 + 3
+    with pytest.raises(FocusInterpError, match="no configuration 'focus_direction top k=1'"):
+        in_memory.em("focus_direction top k=1")

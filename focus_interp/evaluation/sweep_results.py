@@ -1,0 +1,111 @@
+"""A sweep's results as one object: every sample's responses and EM under each configuration, the table of mean EM
+per configuration and gold position (``results.csv``), a DataFrame and the EM-against-k figure (Figures 3 and 4)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from focus_interp.errors import FocusInterpError
+from focus_interp.evaluation.configurations import Configuration
+from focus_interp.files import read_appended_records, write_csv
+from focus_interp.reports.plots import plot_em_against_k
+
+RESULT_COLUMNS = ("intervention", "heads", "k", "tau", "alpha", "heads_source", "gold_position", "n", "em")
+
+
+@dataclass
+class SweepResults:
+    """``records`` as in ``samples.jsonl`` (``em`` maps a configuration's name to 0 or 1), the ``configurations``
+    in the order they were run, where top heads came from (``heads_source``) and the seed of the random ones, and
+    the run's ``meta``."""
+
+    records: list[dict]
+    configurations: list[Configuration]
+    heads_source: str = ""
+    seed: int = 0
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def summary(self) -> dict:
+        """What the run's ``meta.json`` says beside its settings (n_evaluated, n_skipped, skipped)."""
+        return {key: value for key, value in self.meta.items() if key not in ("settings", "versions", "updated")}
+
+    def _source(self, configuration: Configuration) -> str:
+        if configuration.heads == "top":
+            return self.heads_source
+        if configuration.heads == "random":
+            return f"random, seed {self.seed + configuration.k}"
+        return ""
+
+    def table(self) -> list[dict]:
+        """One row per configuration and gold position (then ``all``): the columns of ``results.csv``, with
+        numbers (``em`` NaN where no sample has that gold position)."""
+        positions = sorted({record["gold_position"] for record in self.records})
+        rows = []
+        for configuration in self.configurations:
+            for position in [*positions, "all"]:
+                chosen = [r for r in self.records if position == "all" or r["gold_position"] == position]
+                em = sum(r["em"][configuration.name] for r in chosen) / len(chosen) if chosen else math.nan
+                rows.append({
+                    **asdict(configuration), "k": configuration.k or None, "heads_source": self._source(configuration),
+                    "gold_position": str(position), "n": len(chosen), "em": em,
+                })
+        return rows
+
+    def to_frame(self):
+        """The table as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame(self.table(), columns=RESULT_COLUMNS)
+
+    def em(self, configuration: Configuration | str, gold_position: int | str = "all") -> float:
+        """Mean EM of one configuration (or its name) over the samples of ``gold_position`` (or all)."""
+        name = configuration if isinstance(configuration, str) else configuration.name
+        if name not in {c.name for c in self.configurations}:
+            raise FocusInterpError(f"no configuration {name!r} in these results: they have {', '.join(c.name for c in self.configurations)}")
+        chosen = [r for r in self.records if gold_position == "all" or str(r["gold_position"]) == str(gold_position)]
+        if not chosen:
+            raise FocusInterpError(f"no sample at gold position {gold_position} in these results")
+        return sum(r["em"][name] for r in chosen) / len(chosen)
+
+    def plot(self, strength: str | None = None, gold_position: int | str = "all", ax=None):
+        """EM against k, one line per (heads, tau or alpha), the baselines as horizontal lines (Figures 3, 4)."""
+        strength = strength or ("tau" if any(c.tau is not None for c in self.configurations) else "alpha")
+        rows = [row for row in self.table() if row["gold_position"] == str(gold_position)]
+        if not rows:
+            raise FocusInterpError(f"no results at gold position {gold_position}")
+        model = self.meta.get("settings", {}).get("model", "")
+        title = f"EM against k on {model}: {rows[0]['n']} samples, gold position {gold_position}"
+        return plot_em_against_k(rows, strength, title, ax=ax)
+
+    def write_csv(self, path: str | Path) -> None:
+        """``results.csv``: the table, EM to 6 decimals."""
+        write_csv(Path(path), RESULT_COLUMNS, (
+            [row["intervention"], row["heads"], row["k"], row["tau"], row["alpha"], row["heads_source"],
+             row["gold_position"], row["n"], f"{row['em']:.6f}"]
+            for row in self.table()
+        ))
+
+    @classmethod
+    def load(cls, folder: str | Path) -> SweepResults:
+        """The results of a sweep's run folder (``compensate``, ``evaluate``, or the demo's ``evaluation``)."""
+        folder = Path(folder)
+        meta_path = folder / "meta.json"
+        if not meta_path.is_file():
+            raise FocusInterpError(f"{folder} is not a run folder (no meta.json): run `focus-interp compensate --out {folder}` first")
+        meta = json.loads(meta_path.read_text())
+        settings = meta.get("settings", {})
+        if not isinstance(settings.get("configurations"), list) or not all(isinstance(c, dict) for c in settings["configurations"]):
+            raise FocusInterpError(f"{folder} is not a sweep's run folder (its meta.json lists no configurations)")
+        configurations = [Configuration(**c) for c in settings["configurations"]]
+        return cls(read_appended_records(folder / "samples.jsonl"), configurations, settings.get("heads_source", ""),
+                   settings.get("seed", 0), meta)
+
+
+def configuration_records(configurations: Sequence[Configuration]) -> list[dict]:
+    """The configurations as the JSON a run folder keeps of them (whole, so ``SweepResults.load`` rebuilds them)."""
+    return [asdict(configuration) for configuration in configurations]
