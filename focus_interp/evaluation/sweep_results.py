@@ -3,7 +3,6 @@ per configuration and gold position (``results.csv``), a DataFrame and the EM-ag
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -11,8 +10,9 @@ from typing import Sequence
 
 from focus_interp.errors import FocusInterpError
 from focus_interp.evaluation.configurations import Configuration
-from focus_interp.files import read_appended_records, write_csv
+from focus_interp.files import write_csv
 from focus_interp.reports.plots import plot_em_against_k
+from focus_interp.runs.run_folder import read_run
 
 RESULT_COLUMNS = ("intervention", "heads", "k", "tau", "alpha", "heads_source", "gold_position", "n", "em")
 
@@ -93,16 +93,12 @@ class SweepResults:
     @classmethod
     def load(cls, folder: str | Path) -> SweepResults:
         """The results of a sweep's run folder (``compensate``, ``evaluate``, or the demo's ``evaluation``)."""
-        folder = Path(folder)
-        meta_path = folder / "meta.json"
-        if not meta_path.is_file():
-            raise FocusInterpError(f"{folder} is not a run folder (no meta.json): run `focus-interp compensate --out {folder}` first")
-        meta = json.loads(meta_path.read_text())
+        meta, records = read_run(folder, "compensate")
         settings = meta.get("settings", {})
         if not isinstance(settings.get("configurations"), list) or not all(isinstance(c, dict) for c in settings["configurations"]):
             raise FocusInterpError(f"{folder} is not a sweep's run folder (its meta.json lists no configurations)")
         configurations = [Configuration(**c) for c in settings["configurations"]]
-        return cls(read_appended_records(folder / "samples.jsonl"), configurations, settings.get("heads_source", ""),
+        return cls(records, configurations, settings.get("heads_source", ""),
                    settings.get("seed", 0), meta)
 
 

@@ -70,6 +70,20 @@ def sample_settings(loaded: LoadedModel, rows, data: dict | None, max_new_tokens
     }
 
 
+def read_run(folder: str | Path, command: str) -> tuple[dict, list[dict]]:
+    """The ``meta.json`` and the records of a finished (or interrupted) run folder; an error saying which
+    ``command`` makes one when ``folder`` is not a run folder."""
+    folder = Path(folder)
+    meta_path = folder / "meta.json"
+    if not meta_path.is_file():
+        raise FocusInterpError(f"{folder} is not a run folder (no meta.json): run `focus-interp {command} --out {folder}` first")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except json.JSONDecodeError:
+        raise FocusInterpError(f"{meta_path} is not a run's meta.json: pass a run folder") from None
+    return meta, read_appended_records(folder / "samples.jsonl")
+
+
 def make_folder(path: Path) -> Path:
     """``path`` made as a folder (with its parents); an error when it, or a parent, is a file."""
     in_the_way = next((part for part in (path, *path.parents) if part.exists() and not part.is_dir()), None)

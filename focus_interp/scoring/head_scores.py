@@ -4,7 +4,6 @@ of Table 1), the top heads, a DataFrame and a heatmap. A run folder (``samples.j
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,10 +14,10 @@ from jaxtyping import Float
 from torch import Tensor
 
 from focus_interp.errors import FocusInterpError
-from focus_interp.files import read_appended_records, write_csv
+from focus_interp.files import write_csv
 from focus_interp.heads import Head, rank_heads
 from focus_interp.reports.plots import plot_head_grid
-from focus_interp.runs.run_folder import RunFolder
+from focus_interp.runs.run_folder import RunFolder, read_run
 from focus_interp.scoring.contextual import SCORE_NAMES
 
 LONG_SCORES = ("R", "IR", "IR_max", "sink")
@@ -184,12 +183,7 @@ class HeadScores:
     @classmethod
     def load(cls, folder: str | Path) -> HeadScores:
         """The scores of a run folder written by a scoring run (``heads``, ``retrieval-heads``) or by ``save``."""
-        folder = Path(folder)
-        meta_path = folder / "meta.json"
-        if not meta_path.is_file():
-            raise FocusInterpError(f"{folder} is not a run folder (no meta.json): run `focus-interp heads --out {folder}` first")
-        meta = json.loads(meta_path.read_text())
-        records = read_appended_records(folder / "samples.jsonl")
+        meta, records = read_run(folder, "heads")
         kind = meta.get("kind") or ("retrieval" if "min_recall" in meta.get("settings", {}) else "contextual")
         n_layers, n_heads = meta.get("n_layers"), meta.get("n_heads")
         if n_layers is None:
