@@ -28,6 +28,7 @@ from focus_interp.model.loading import (
 )
 from focus_interp.model.sites import LayerSites
 from focus_interp.prompts import Prompt, Segment, build_prompt
+from focus_interp.scoring.contextual import prompt_sample
 from focus_interp.scoring.contextual_run import score_heads
 from focus_interp.scoring.head_scores import HeadScores
 from focus_interp.scoring.retrieval_run import score_retrieval_heads
@@ -52,6 +53,7 @@ __all__ = [
     "import_official_directions",
     "load_directions",
     "load_model",
+    "prompt_sample",
     "read_directions",
     "score_heads",
     "score_retrieval_heads",

@@ -4,10 +4,12 @@ alone), split softmax (heads, k, tau) and focus directions (heads, k, alpha), an
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 from focus_interp.directions import Directions
 from focus_interp.errors import FocusInterpError
+from focus_interp.evaluation.rankings import ranking_of
 from focus_interp.heads import Head, random_heads
 from focus_interp.interventions import FocusDirection
 from focus_interp.model.architecture import Architecture
@@ -99,6 +101,13 @@ class HeadSets:
     source: str
     architecture: Architecture
     seed: int = 0
+
+    @classmethod
+    def of(cls, source, architecture: Architecture, score: str = "R", seed: int = 0, name: str | None = None) -> HeadSets:
+        """Head sets whose ranking is ``ranking_of(source, architecture, score)``: ``HeadScores``, a score grid, a
+        DataFrame, a head list or a file; ``name`` (default: what the source is) labels the top heads in results."""
+        label = name or (str(source) if isinstance(source, (str, Path)) else f"{type(source).__name__} ranked by {score}")
+        return cls(tuple(ranking_of(source, architecture, score)), label, architecture, seed)
 
     def heads(self, configuration: Configuration) -> tuple[Head, ...]:
         if configuration.heads == "random":

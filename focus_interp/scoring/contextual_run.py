@@ -43,7 +43,7 @@ def score_heads(
     """
     if sink_tokens < 0:
         raise FocusInterpError(f"sink_tokens must be 0 or more, got {sink_tokens}")
-    few = next((row for row in rows if len(row["documents"]) < 2), None)
+    few = next((row for row in rows if "prompt" not in row and len(row["documents"]) < 2), None)
     if few is not None:
         raise FocusInterpError(
             f"sample {few['id']} has {len(few['documents'])} document: contextual scores need the gold document and at "
@@ -76,8 +76,8 @@ def score_heads(
                 "n_skipped": len(skipped),
                 "skipped": skipped,
                 "n_cases": {case: sum(map(test, records)) for case, test in CASES.items()},
-                "em": _mean([r["em"] for r in records]),
-                "em_gold": _mean([r["em_gold"] for r in records]),
+                "em": _mean([r["em"] for r in records if r["em"] is not None]),
+                "em_gold": _mean([r["em_gold"] for r in records if r["em_gold"] is not None]),
                 "n_layers": architecture.n_layers,
                 "n_heads": architecture.n_heads,
                 "kind": "contextual",

@@ -1,4 +1,4 @@
-"""Reading a scoring run's ``head_scores.csv``: one row per (layer, head), and the top-k heads by a score."""
+"""Reading a scoring run's ``head_scores.csv``: one row per (layer, head), ints for layer and head, floats for scores."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from pathlib import Path
 
 from focus_interp.errors import FocusInterpError
 from focus_interp.files import read_csv_rows
-from focus_interp.heads import rank_heads
 
 
 def read_head_scores(path: str | Path) -> list[dict]:
@@ -22,8 +21,3 @@ def read_head_scores(path: str | Path) -> list[dict]:
                 f"{path}, line {number}: layer and head must be whole numbers and every score a number or empty"
             ) from None
     return parsed
-
-
-def top_heads(path: str | Path, k: int, score: str = "R") -> list[tuple[int, int]]:
-    """The ``k`` heads with the highest mean ``score`` in a ``head_scores.csv``, best first, as (layer, head)."""
-    return [(row["layer"], row["head"]) for row in rank_heads(read_head_scores(path), score)[:k]]

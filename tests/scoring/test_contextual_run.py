@@ -11,11 +11,12 @@ import torch
 
 from focus_interp import FocusInterpError
 from focus_interp.data import load_multidoc_qa, long_parts
+from focus_interp.evaluation.rankings import top_heads
 from focus_interp.prompts import build_prompt
 from focus_interp.scoring import contextual_run
 from focus_interp.scoring.contextual import score_sample
 from focus_interp.scoring.contextual_run import score_heads
-from focus_interp.scoring.head_score_files import read_head_scores, top_heads
+from focus_interp.scoring.head_score_files import read_head_scores
 from focus_interp.scoring.head_scores import COLUMNS, HeadScores
 from tests.conftest import SHARED_DATA, eager_span_mass
 
