@@ -1,3 +1,2 @@
-"""The model room: load a model by spec (short name, GGUF, folder, hub id), wrap it for nnsight, describe its
-architecture and the attention sites of a layer, attention maths, KV caches and greedy generation; the only
-place that knows per-family names."""
+"""The model room: load a model by spec (short name, GGUF, folder, hub id) and wrap it for nnsight; its architecture,
+attention sites, attention maths, KV caches and greedy generation; the one place that knows per-family names."""

@@ -1,4 +1,5 @@
-"""Long-context tasks in HELMET's categories (recall, rag, rerank, icl, longqa), each prompt filled to a token budget.
+"""Long-context tasks in HELMET's categories (recall, rag, rerank, icl, longqa), generated or read from HELMET's
+files, each prompt filled to a token budget with the answer's piece as a named segment.
 
 ``build_long_context_task(task, tokenizer, budget, n)`` gives ``n`` samples whose rendered prompt
 (``build_prompt(tokenizer, sample.parts)``) has at most ``budget`` tokens: context items (key-value pairs, filler
