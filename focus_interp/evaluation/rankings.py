@@ -66,8 +66,8 @@ def ranking_of(source, architecture: Architecture | None = None, score: str = "R
     or a path (a scoring run folder, its head_scores.csv, a JSON head list). With ``architecture``, every head is
     checked to exist in that model; a head listed twice is an error either way."""
     if isinstance(source, HeadScores):
-        heads = source.top(source.n_layers * source.n_heads, by=score if score in source.names else None)
-    elif isinstance(source, (torch.Tensor, np.ndarray)):
+        source = source.to_frame()  # every column of head_scores.csv, per case included, ranks alike
+    if isinstance(source, (torch.Tensor, np.ndarray)):
         grid = np.asarray(source.detach().cpu() if isinstance(source, torch.Tensor) else source, dtype=float)
         if grid.ndim != 2:
             raise FocusInterpError(f"a score grid must be [layers, heads], got shape {grid.shape}")
@@ -76,7 +76,7 @@ def ranking_of(source, architecture: Architecture | None = None, score: str = "R
     elif hasattr(source, "to_dict") and hasattr(source, "columns"):
         missing = {"layer", "head", score} - set(source.columns)
         if missing:
-            raise FocusInterpError(f"the DataFrame lacks the columns {', '.join(sorted(missing))}")
+            raise FocusInterpError(f"the scores lack the columns {', '.join(sorted(missing))}")
         rows = [{"layer": int(r["layer"]), "head": int(r["head"]), score: float(r[score])} for r in source.to_dict("records")]
         heads = [(row["layer"], row["head"]) for row in rank_heads(rows, score)]
     elif isinstance(source, (str, Path)):

@@ -68,9 +68,7 @@ def score_heads(
         finally:
             architecture = loaded.architecture
             scores = HeadScores(records, architecture.n_layers, architecture.n_heads, "contextual")
-            if folder.path is not None:
-                scores.write_csv(folder.path / "head_scores.csv")
-            folder.write_meta({
+            scores.record_in(folder, {
                 "model": loaded.name,
                 "n_scored": len(records),
                 "n_skipped": len(skipped),
@@ -78,11 +76,7 @@ def score_heads(
                 "n_cases": {case: sum(map(test, records)) for case, test in CASES.items()},
                 "em": _mean([r["em"] for r in records if r["em"] is not None]),
                 "em_gold": _mean([r["em_gold"] for r in records if r["em_gold"] is not None]),
-                "n_layers": architecture.n_layers,
-                "n_heads": architecture.n_heads,
-                "kind": "contextual",
             })
-            scores.meta = folder.meta
         return scores
 
 

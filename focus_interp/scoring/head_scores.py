@@ -177,8 +177,15 @@ class HeadScores:
                 raise FocusInterpError(f"{run.path} already holds samples: save into a new folder")
             for record in self.records:
                 run.append(record)
-            self.write_csv(run.path / "head_scores.csv")
-            run.write_meta({**self.summary, "n_layers": self.n_layers, "n_heads": self.n_heads, "kind": self.kind})
+            self.record_in(run, self.summary)
+
+    def record_in(self, folder: RunFolder, summary: dict) -> None:
+        """Keep these scores in ``folder``: its ``head_scores.csv`` (for a run on disk) and its ``meta.json``
+        (``summary``, the model's sizes and the kind, which ``load`` reads back); ``meta`` becomes that meta.json."""
+        if folder.path is not None:
+            self.write_csv(folder.path / "head_scores.csv")
+        folder.write_meta({**summary, "n_layers": self.n_layers, "n_heads": self.n_heads, "kind": self.kind})
+        self.meta = folder.meta
 
     @classmethod
     def load(cls, folder: str | Path) -> HeadScores:

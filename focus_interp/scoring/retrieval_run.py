@@ -69,19 +69,13 @@ def score_retrieval_heads(
         finally:
             architecture = loaded.architecture
             scores = HeadScores(records, architecture.n_layers, architecture.n_heads, "retrieval")
-            if folder.path is not None:
-                scores.write_csv(folder.path / "head_scores.csv")
-            folder.write_meta({
+            scores.record_in(folder, {
                 "model": loaded.name,
                 "n_scored": len(records),
                 "n_counted": sum(record["counted"] for record in records),
                 "n_skipped": len(skipped),
                 "skipped": skipped,
                 "recall": float(np.mean([r["recall"] for r in records])) if records else None,
-                "n_layers": architecture.n_layers,
-                "n_heads": architecture.n_heads,
-                "kind": "retrieval",
             })
-            scores.meta = folder.meta
         return scores
 

@@ -51,3 +51,12 @@ def test_head_sets_take_any_form_and_check_the_heads(tiny_loaded):
 def test_bad_rankings_are_one_line(source, match):
     with pytest.raises(FocusInterpError, match=match):
         ranking_of(source)
+
+
+def test_head_scores_rank_by_any_column_and_refuse_one_they_lack():
+    scores = _scores()
+    assert ranking_of(scores, score="R_correct") == RANKED  # the one sample is of the correct case
+    retrieval = HeadScores([{"id": "t", "counted": True, "scores": {"retrieval": GRID}}], 2, 3, "retrieval")
+    assert ranking_of(retrieval, score="retrieval") == RANKED
+    with pytest.raises(FocusInterpError, match="lack the columns R"):
+        ranking_of(retrieval)
