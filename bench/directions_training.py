@@ -17,7 +17,7 @@ from pathlib import Path
 from focus_interp import load_model
 from focus_interp.data import load_multidoc_qa
 from focus_interp.directions.cache import build_cache
-from focus_interp.directions.training import train_directions
+from focus_interp.directions.training import train_on_cache
 
 
 def measure(data: str = "synthetic", n: int = 20, epochs: int = 10, site: str = "post_rope", log=print) -> dict:
@@ -31,7 +31,7 @@ def measure(data: str = "synthetic", n: int = 20, epochs: int = 10, site: str = 
         shards = sorted(Path(folder).glob("sample-*.safetensors"))
         size = sum(path.stat().st_size for path in shards) / 2**20
         started = time.perf_counter()
-        result = train_directions(loaded.architecture, shards, site, epochs=epochs, progress=False)
+        result = train_on_cache(loaded.architecture, shards, site, epochs=epochs, progress=False)
         training = time.perf_counter() - started
     cached = len(shards)
     numbers = {

@@ -98,11 +98,7 @@ def _directions_intervention(args: argparse.Namespace, loaded) -> tuple[list, di
     if getattr(args, "directions", None) is None:
         return [], None
     from focus_interp.directions import read_directions
-    from focus_interp.evaluation.configurations import (
-        Configuration,
-        HeadSets,
-        focus_direction_edit,
-    )
+    from focus_interp.evaluation.configurations import Configuration, HeadSets
     from focus_interp.evaluation.rankings import ranking_from
 
     if args.direction_heads is None:
@@ -112,7 +108,7 @@ def _directions_intervention(args: argparse.Namespace, loaded) -> tuple[list, di
     directions = read_directions(args.directions, loaded.architecture)
     ranking = HeadSets(tuple(ranking_from(args.direction_heads, loaded.architecture)), str(args.direction_heads), loaded.architecture)
     configuration = Configuration("focus_direction", "top", min(args.direction_k, len(ranking.ranking)), alpha=args.alpha)
-    edit = focus_direction_edit(configuration, ranking, directions, loaded.architecture)
+    edit = configuration.build(ranking, directions)
     heads = edit.heads
     settings = {
         "directions": str(args.directions), "fingerprint": directions.fingerprint(), "site": directions.site, "heads_source": str(args.direction_heads),
@@ -205,10 +201,10 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _train_directions(args: argparse.Namespace) -> None:
-    from focus_interp.directions.run import train_directions_run
+    from focus_interp.directions.run import train_directions
 
     rows, data, loaded = _inputs(args)
-    summary = train_directions_run(
+    summary = train_directions(
         loaded, rows, args.out, data, args.site, args.epochs, args.lr, args.init_std, args.seed,
         args.max_new_tokens, args.cache_dtype,
     ).summary

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from focus_interp.data import load_multidoc_qa
 from focus_interp.directions import read_directions
-from focus_interp.directions.run import train_directions_run
+from focus_interp.directions.run import train_directions
 from focus_interp.errors import FocusInterpError
 from focus_interp.evaluation.configurations import BASELINES, Configuration, HeadSets
 from focus_interp.evaluation.multidoc import read_results, run_sweep
@@ -110,7 +110,7 @@ def run_demo(loaded: LoadedModel, out: str | Path, sizes: DemoSizes = DEFAULT_SI
     ranking = rank_heads(read_head_scores(out / "heads" / "head_scores.csv"))
     training = stage(
         "directions", f"2/3 training focus directions on the same samples into {out / 'directions'}",
-        lambda: train_directions_run(
+        lambda: train_directions(
             loaded, rows["train"], out / "directions", {**data, "split": "train"}, epochs=sizes.epochs, lr=sizes.lr,
             seed=seed, max_new_tokens=sizes.max_new_tokens, progress=progress,
         ),

@@ -20,7 +20,8 @@ from transformers import (
     Qwen2ForCausalLM,
 )
 
-from focus_interp import load_model, wrap_model
+from focus_interp import build_prompt, load_model, prompt_sample, wrap_model
+from focus_interp.prompts import Segment
 from focus_interp.scoring.response_attention import span_indicator
 
 SHARED_DATA = Path(os.environ.get("FOCUS_INTERP_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -96,6 +97,24 @@ CHAT_TEMPLATE = (
     "{% for message in messages %}<|turn|>{{ message['role'] }}\n{{ message['content'] }}<|end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|turn|>assistant\n{% endif %}"
 )
+
+
+def own_prompt_sample(tokenizer, i: int) -> dict:
+    """A sample a user writes: their own instruction, plain-text template and segment names (``fact`` relevant,
+    ``noise_a``/``noise_b`` not), its answer, the fact alone and the notes without it."""
+    task = Segment("task", "Read the notes, then answer.")
+    fact = Segment("fact", f"Note B: the key is under mat {i}.")
+    noise_a, noise_b = Segment("noise_a", f"Note A: boats float on lake {i}."), Segment("noise_b", "Note C: cats sleep a lot.")
+    question = "\nWhere is the key?"
+
+    def prompt(*notes):
+        parts = [task]
+        for note in notes:
+            parts += ["\n", note]
+        return build_prompt(tokenizer, [*parts, question], chat_template=False)
+
+    return prompt_sample(f"own-{i}", prompt(noise_a, fact, noise_b), "fact", ["noise_a", "noise_b"], answers=[f"mat {i}"],
+                         gold_prompt=prompt(fact), no_gold_prompt=prompt(noise_a, noise_b))
 
 
 def tiny_tokenizer(chat_template: bool = True) -> PreTrainedTokenizerFast:

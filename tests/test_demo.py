@@ -73,7 +73,7 @@ def test_an_interrupted_demo_resumes_without_recomputing_and_repeats_the_numbers
 
     monkeypatch.setattr(contextual_run, "score_prompts", finished_work)
     monkeypatch.setattr(cache_module, "cache_sample", finished_work)
-    monkeypatch.setattr(directions_run, "train_directions", finished_work)
+    monkeypatch.setattr(directions_run, "train_on_cache", finished_work)
     rerun = []
     monkeypatch.setattr(multidoc, "_evaluate_row", lambda loaded, row, *args: rerun.append(row["id"]) or real_evaluate_row(loaded, row, *args))
     run_demo(default_model, tmp_path, QUICK_SIZES, progress=False)

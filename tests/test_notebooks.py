@@ -80,12 +80,12 @@ def _images(cell) -> int:
 FRESH_KERNEL = """
 from focus_interp import load_model, score_heads
 from focus_interp.data import load_multidoc_qa
-from focus_interp.directions.run import train_directions_run
+from focus_interp.directions.run import train_directions
 
 loaded = load_model()
 samples = load_multidoc_qa("synthetic", n=4, n_documents=3, gold_positions=(1, 3))
 scores = score_heads(loaded, samples, max_new_tokens=4, progress=False)
-train_directions_run(loaded, samples, "directions", epochs=1, max_new_tokens=4, progress=False)
+train_directions(loaded, samples, "directions", epochs=1, max_new_tokens=4, progress=False)
 scores.plot("R")
 """
 

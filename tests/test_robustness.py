@@ -19,7 +19,7 @@ from focus_interp.data import load_multidoc_qa
 from focus_interp.data.long_context import build_long_context_task
 from focus_interp.data.needles import generated_needles, load_needles, needle_tests
 from focus_interp.directions import Directions, read_directions, save_directions
-from focus_interp.directions.run import train_directions_run
+from focus_interp.directions.run import train_directions
 from focus_interp.evaluation.configurations import capped_k
 from focus_interp.evaluation.multidoc import read_results
 from focus_interp.evaluation.rankings import ranking_from
@@ -386,8 +386,8 @@ LIBRARY_CASES = [
                  "max_new_tokens must be at least 1", id="score_heads-max-new-tokens-zero"),
     pytest.param(lambda c: score_heads(c.loaded, _rows(), c.a_file / "run", max_new_tokens=2, progress=False),
                  "a_file is a file: --out must name a folder", id="score_heads-inside-a-file"),
-    pytest.param(lambda c: train_directions_run(c.loaded, _rows(), c.out, lr=float("nan"), progress=False),
-                 "lr must be a finite number above 0", id="train_directions_run-lr-nan"),
+    pytest.param(lambda c: train_directions(c.loaded, _rows(), c.out, lr=float("nan"), progress=False),
+                 "lr must be a finite number above 0", id="train_directions-lr-nan"),
     pytest.param(lambda c: score_retrieval_heads(c.loaded, needle_tests(generated_needles(1), [300], [0.5]), c.out,
                                                  c.folder / "missing.jsonl.gz", progress=False),
                  "haystack file not found", id="score_retrieval_heads-missing-haystack"),

@@ -1,6 +1,7 @@
 """What training focus directions needs of each train sample, cached on disk one safetensors shard per sample.
 
-For a sample: the gold response R_g (greedy, to the gold-only prompt), then one forward over [long prompt, R_g]
+For a sample (a multi-document QA row or a ``prompt_sample`` with a gold prompt): the gold response R_g (greedy,
+to the gold-only prompt), then one forward over [long prompt, R_g]
 that keeps, per layer, the post-RoPE queries of the response rows ``q.{layer}`` [heads, |R|, head_dim] and the
 post-RoPE keys of every position ``k.{layer}`` [kv_heads, T, head_dim]; for the ``pre_rope`` site also the RoPE
 tables ``cos.{i}``, ``sin.{i}`` [T, head_dim] (each distinct table once; ``rope_table_of_layer`` maps layers to
@@ -18,12 +19,11 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from focus_interp.data import gold_parts, gold_segment, long_parts
+from focus_interp.data.samples import check_samples_have, sample_prompts
 from focus_interp.errors import FocusInterpError
 from focus_interp.files import atomic_path
 from focus_interp.model.generation import check_fits_window, greedy_response
 from focus_interp.model.loading import LoadedModel
-from focus_interp.prompts import build_prompt
 from focus_interp.runs.run_folder import RunFolder, process_rows, sample_settings
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -36,11 +36,12 @@ def shard_name(sample_id) -> str:
 @torch.no_grad()
 def cache_sample(loaded: LoadedModel, row: dict, site: str, max_new_tokens: int, dtype: torch.dtype) -> tuple[dict, dict]:
     """The tensors and metadata of one sample's shard (see the module docstring)."""
-    tokenizer = loaded.tokenizer
-    gold_response = greedy_response(loaded, build_prompt(tokenizer, gold_parts(row)), max_new_tokens)
+    prompts = sample_prompts(loaded.tokenizer, row)
+    gold_prompt = prompts.needs("gold_only", "direction training answers to learn from")
+    gold_response = greedy_response(loaded, gold_prompt, max_new_tokens)
     if not gold_response:
         raise FocusInterpError(f"sample {row['id']}: the gold-only prompt got an empty response")
-    prompt = build_prompt(tokenizer, long_parts(row))
+    prompt = prompts.long
     check_fits_window(loaded, len(prompt), len(gold_response))
     full = prompt.with_response(gold_response)
     rows = full.span("response")
@@ -63,7 +64,7 @@ def cache_sample(loaded: LoadedModel, row: dict, site: str, max_new_tokens: int,
     for index, (cos, sin) in enumerate(rope_tables):
         tensors[f"cos.{index}"] = cos[0].to(dtype).clone()
         tensors[f"sin.{index}"] = sin[0].to(dtype).clone()
-    gold = prompt.spans[gold_segment(row)]
+    gold = prompt.spans[prompts.relevant]
     metadata = {
         "id": str(row["id"]),
         "gold_span": json.dumps(list(gold)),
@@ -92,6 +93,7 @@ def build_cache(
     """Cache every row not yet in ``out`` (``samples.jsonl`` lists finished shards); returns the meta summary and,
     under ``shards``, the paths of every cached shard."""
     check_cache_dtype(dtype)
+    check_samples_have(rows, "gold_only", "direction training answers to learn from")
     settings = {
         **sample_settings(loaded, rows, data, max_new_tokens),
         "config_fingerprint": loaded.architecture.config_fingerprint,

@@ -20,7 +20,7 @@ from focus_interp.directions.files import Directions, load_directions, save_dire
 from focus_interp.directions.training import (
     TrainingResult,
     check_training_settings,
-    train_directions,
+    train_on_cache,
 )
 from focus_interp.errors import FocusInterpError
 from focus_interp.files import FolderLock, read_csv_rows, write_csv
@@ -30,7 +30,7 @@ from focus_interp.reports.plots import save_figure
 from focus_interp.runs.run_folder import check_unique_ids, make_folder, rows_fingerprint
 
 
-def train_directions_run(
+def train_directions(
     loaded: LoadedModel,
     rows,
     out: str | Path | None = None,
@@ -87,7 +87,7 @@ def _cache_and_train(loaded, rows, out, data, site, epochs, lr, init_std, seed, 
     directions = _trained_with(path, settings, site)
     if directions is None:
         path.unlink(missing_ok=True)
-        result = train_directions(loaded.architecture, shards, site, epochs, lr, init_std, seed, progress)
+        result = train_on_cache(loaded.architecture, shards, site, epochs, lr, init_std, seed, progress)
         metadata = {**settings, "final_loss": f"{float(result.losses[-1].mean()):.6f}"}
         directions = Directions(result.directions.query, result.directions.key, site, metadata)
         losses = result.losses

@@ -95,7 +95,7 @@ def _diverged(epoch: int, lr: float) -> FocusInterpError:
     return FocusInterpError(f"training diverged in epoch {epoch + 1}: the directions stopped being finite at lr {lr}; lower --lr")
 
 
-def train_directions(
+def train_on_cache(
     architecture: Architecture,
     shards: Sequence[Path],
     site: str = "post_rope",

@@ -1,5 +1,6 @@
 """Evaluated configurations as typed data: no intervention, the baseline prompts (gold document alone, distractors
-alone), split softmax (heads, k, tau) and focus directions (heads, k, alpha), and the edits they build."""
+alone), split softmax (heads, k, tau) and focus directions (heads, k, alpha); each says which prompt it answers
+and builds its own intervention."""
 
 from __future__ import annotations
 
@@ -7,25 +8,65 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from focus_interp.data.samples import SamplePrompts
 from focus_interp.directions import Directions
 from focus_interp.errors import FocusInterpError
 from focus_interp.evaluation.rankings import ranking_of
-from focus_interp.heads import Head, random_heads
-from focus_interp.interventions import FocusDirection
+from focus_interp.heads import Head, check_heads, random_heads
+from focus_interp.interventions import FocusDirection, SplitSoftmax
+from focus_interp.interventions.split_softmax import check_tau
 from focus_interp.model.architecture import Architecture
 
 BASELINES = ("none", "gold_only", "no_gold")
+INTERVENTIONS = (*BASELINES, "split_softmax", "focus_direction")
 
 
 @dataclass(frozen=True)
 class Configuration:
-    """One evaluated setting; ``heads`` is ``top`` (the ranking) or ``random`` (seeded draw of k heads)."""
+    """One evaluated setting: ``intervention`` one of ``INTERVENTIONS``; for split softmax (``tau``) and focus
+    directions (``alpha``), ``heads`` is ``top`` (the first k of the ranking) or ``random`` (a seeded draw of k)."""
 
     intervention: str
     heads: str = ""
     k: int = 0
     tau: float | None = None
     alpha: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.intervention not in INTERVENTIONS:
+            raise FocusInterpError(f"no intervention {self.intervention!r}: choose one of {', '.join(INTERVENTIONS)}")
+        edits = self.intervention in ("split_softmax", "focus_direction")
+        if edits and (self.heads not in ("top", "random") or self.k < 1):
+            raise FocusInterpError(f"{self.intervention} needs heads 'top' or 'random' and k of at least 1, got {self.heads!r}, {self.k}")
+        strength = {"split_softmax": ("tau", self.tau), "focus_direction": ("alpha", self.alpha)}.get(self.intervention)
+        if strength is not None and strength[1] is None:
+            raise FocusInterpError(f"{self.intervention} needs {strength[0]}")
+        if self.tau is not None:
+            check_tau(self.tau)
+
+    @property
+    def prompt(self) -> str:
+        """The sample prompt this configuration answers: ``long``, ``gold_only`` or ``no_gold``."""
+        return self.intervention if self.intervention in ("gold_only", "no_gold") else "long"
+
+    def check(self, head_sets: HeadSets, directions: Directions | None) -> None:
+        """Errors, before any sample runs, for heads the ranking or the model lacks and for missing or mismatched
+        directions."""
+        if self.heads:
+            check_heads(head_sets.heads(self), head_sets.architecture)
+        if self.intervention == "focus_direction":
+            self.build(head_sets, directions)
+
+    def build(self, head_sets: HeadSets, directions: Directions | None = None, prompts: SamplePrompts | None = None):
+        """The intervention on ``prompts.long`` (split softmax on its relevant segment, a focus direction
+        anywhere), or None for the plain model and the baseline prompts."""
+        if self.intervention == "split_softmax":
+            if prompts is None:
+                raise FocusInterpError("split softmax needs the sample's prompts (its relevant segment)")
+            return SplitSoftmax.on_segment(prompts.long, prompts.relevant, head_sets.heads(self), self.tau)
+        if self.intervention == "focus_direction":
+            return focus_direction_edit(self, head_sets, directions)
+        return None
 
     @property
     def name(self) -> str:
@@ -82,14 +123,12 @@ def focus_direction_configurations(k_values: Sequence[int], alphas: Sequence[flo
     ]
 
 
-def focus_direction_edit(
-    configuration: Configuration, head_sets: HeadSets, directions: Directions | None, architecture: Architecture
-) -> FocusDirection:
+def focus_direction_edit(configuration: Configuration, head_sets: HeadSets, directions: Directions | None) -> FocusDirection:
     """The focus direction of a configuration on its heads, checked against the model."""
     if directions is None:
         raise FocusInterpError("focus-direction configurations need a directions file (--directions)")
     edit = FocusDirection(head_sets.heads(configuration), directions.query, directions.key, configuration.alpha, directions.site)
-    edit.check(architecture)
+    edit.check(head_sets.architecture)
     return edit
 
 

@@ -23,7 +23,6 @@ from focus_interp.evaluation.configurations import (
     Configuration,
     HeadSets,
     check_distinct,
-    focus_direction_edit,
 )
 from focus_interp.files import read_csv_rows, write_csv
 from focus_interp.metrics.long_context import score_response
@@ -61,7 +60,7 @@ def run_long_context(
     fit the window are skipped and listed in ``meta.json``. Each sample's content (``content_digest``) is pinned
     with its id, so a rerun over changed samples with the same ids is refused rather than resumed.
     """
-    edits = {c.name: _edit(loaded, c, head_sets, directions) for c in configurations}
+    edits = {c.name: _interventions(c, head_sets, directions) for c in configurations}
     top = head_sets.ranking[:sink_heads]
     if not top:
         raise FocusInterpError("the head ranking is empty: pass a scoring run or a JSON head list")
@@ -106,13 +105,12 @@ def content_digest(sample: LongContextSample) -> str:
     return hashlib.sha256(content.encode()).hexdigest()[:16]
 
 
-def _edit(loaded: LoadedModel, configuration: Configuration, head_sets: HeadSets, directions: Directions | None) -> list:
+def _interventions(configuration: Configuration, head_sets: HeadSets, directions: Directions | None) -> list:
     """The interventions of one configuration, checked against the model before any sample runs."""
-    if configuration.intervention == "none":
-        return []
-    if configuration.intervention != "focus_direction":
-        raise FocusInterpError(f"long-context runs take no intervention or focus directions, not {configuration.intervention}")
-    return [focus_direction_edit(configuration, head_sets, directions, loaded.architecture)]
+    if configuration.prompt != "long" or configuration.intervention == "split_softmax":
+        raise FocusInterpError(f"long-context runs take no intervention or focus directions, not {configuration.name}")
+    edit = configuration.build(head_sets, directions)
+    return [] if edit is None else [edit]
 
 
 def write_long_context_results(path: Path, records: list[dict], configurations: Sequence[Configuration]) -> None:

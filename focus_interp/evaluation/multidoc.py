@@ -11,13 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from focus_interp.data import gold_parts, gold_segment, long_parts, no_gold_parts
+from focus_interp.data.samples import (
+    check_samples_have,
+    check_samples_have_answers,
+    sample_prompts,
+)
 from focus_interp.directions import Directions
 from focus_interp.errors import FocusInterpError
 from focus_interp.evaluation.configurations import (
     Configuration,
     HeadSets,
-    focus_direction_edit,
 )
 from focus_interp.evaluation.sweep_results import (
     RESULT_COLUMNS,
@@ -30,11 +33,9 @@ from focus_interp.interventions.generation import (
     generate_split_softmax_sweep,
     generate_with_interventions,
 )
-from focus_interp.interventions.split_softmax import check_tau
 from focus_interp.metrics.exact_match import best_subspan_em
 from focus_interp.model.generation import check_fits_window, greedy_response
 from focus_interp.model.loading import LoadedModel
-from focus_interp.prompts import build_prompt
 from focus_interp.runs.run_folder import RunFolder, evaluate_rows, sample_settings
 
 
@@ -53,22 +54,18 @@ def run_sweep(
     """Evaluate every configuration on every row not yet in ``out``, rewriting ``results.csv`` after each row;
     returns the results (``out`` None keeps them in memory).
 
-    Split softmaxes share each prompt's prefill (``generate_split_softmax_sweep``); focus directions need
-    ``directions`` and run one generation each. Rows whose prompts do not fit the
-    window are skipped and listed in ``meta.json``.
+    ``rows``: multi-document QA rows or ``prompt_sample``s with answers (and the prompts of the baselines asked
+    for). Split softmaxes share each prompt's prefill (``generate_split_softmax_sweep``); focus directions need
+    ``directions`` and run one generation each. Rows whose prompts do not fit the window are skipped and listed
+    in ``meta.json``.
     """
     if batch_size < 1:
         raise FocusInterpError(f"batch_size must be at least 1, got {batch_size}")
+    check_samples_have_answers(rows, "a sweep measures EM with")
     for configuration in configurations:
-        if configuration.heads:
-            head_sets.heads(configuration)
-        if configuration.tau is not None:
-            check_tau(configuration.tau)
-    direction_edits = {
-        c.name: focus_direction_edit(c, head_sets, directions, loaded.architecture)
-        for c in configurations
-        if c.intervention == "focus_direction"
-    }
+        configuration.check(head_sets, directions)
+        if configuration.prompt != "long":
+            check_samples_have(rows, configuration.prompt, f"the {configuration.name} configuration answers")
     settings = {
         **sample_settings(loaded, rows, data, max_new_tokens),
         "heads_source": head_sets.source,
@@ -82,7 +79,7 @@ def run_sweep(
         plain: dict[tuple[int, ...], list[int]] = {}
 
         def evaluate(row: dict) -> dict:
-            return _evaluate_row(loaded, row, configurations, head_sets, max_new_tokens, direction_edits, batch_size, plain)
+            return _evaluate_row(loaded, row, configurations, head_sets, directions, max_new_tokens, batch_size, plain)
 
         results = SweepResults(records, list(configurations), head_sets.source, head_sets.seed)
 
@@ -95,39 +92,35 @@ def run_sweep(
         return results
 
 
-def _evaluate_row(loaded, row, configurations, head_sets, max_new_tokens, direction_edits, batch_size, plain) -> dict:
-    """One sample's record; ``direction_edits`` holds the focus direction of each such configuration by name. ``plain`` memoises responses without intervention by prompt: the gold-only and
-    no-gold prompts of one question are the same for each of its gold positions."""
+def _evaluate_row(loaded, row, configurations, head_sets, directions, max_new_tokens, batch_size, plain) -> dict:
+    """One sample's record. The plain model and split softmaxes share the long prompt's prefill; ``plain`` memoises
+    responses to the baseline prompts, which one question's gold positions share."""
     tokenizer = loaded.tokenizer
-    prompt = build_prompt(tokenizer, long_parts(row))
-    check_fits_window(loaded, len(prompt), max_new_tokens)
-    span, last = prompt.spans[gold_segment(row)], len(prompt) - 1
+    prompts = sample_prompts(tokenizer, row)
+    check_fits_window(loaded, len(prompts.long), max_new_tokens)
+    edits = {c.name: c.build(head_sets, directions, prompts) for c in configurations if c.prompt == "long"}
+    shared = {name: edit for name, edit in edits.items() if edit is None or isinstance(edit, SplitSoftmax)}
     responses: dict[str, list[int]] = {}
-    swept = [c for c in configurations if c.intervention in ("none", "split_softmax")]
-    edits = [
-        None if c.intervention == "none" else SplitSoftmax(head_sets.heads(c), span, c.tau, last) for c in swept
-    ]
-    if swept:
-        outputs = generate_split_softmax_sweep(loaded, prompt, edits, max_new_tokens, batch_size)
-        responses.update({c.name: output for c, output in zip(swept, outputs)})
+    if shared:
+        outputs = generate_split_softmax_sweep(loaded, prompts.long, list(shared.values()), max_new_tokens, batch_size)
+        responses.update(zip(shared, outputs))
     for configuration in configurations:
-        if configuration.intervention in ("gold_only", "no_gold"):
-            parts = gold_parts(row) if configuration.intervention == "gold_only" else no_gold_parts(row)
-            baseline = build_prompt(tokenizer, parts)
+        name = configuration.name
+        if configuration.prompt != "long":
+            baseline = getattr(prompts, configuration.prompt)
             if baseline.input_ids not in plain:
                 plain[baseline.input_ids] = greedy_response(loaded, baseline, max_new_tokens)
-            responses[configuration.name] = plain[baseline.input_ids]
-        elif configuration.intervention == "focus_direction":
-            edit = direction_edits[configuration.name]
-            responses[configuration.name] = generate_with_interventions(loaded, prompt, [edit], max_new_tokens)
-    texts = {name: tokenizer.decode(ids) for name, ids in responses.items()}
+            responses[name] = plain[baseline.input_ids]
+        elif name not in shared:
+            responses[name] = generate_with_interventions(loaded, prompts.long, [edits[name]], max_new_tokens)
+    texts = {c.name: tokenizer.decode(responses[c.name]) for c in configurations}
     return {
         "id": row["id"],
-        "question": row["question"],
-        "answers": list(row["answers"]),
-        "gold_position": row["gold_position"],
+        "question": row.get("question", ""),
+        "answers": list(prompts.answers),
+        "gold_position": row.get("gold_position"),
         "responses": texts,
-        "em": {name: best_subspan_em(text, row["answers"]) for name, text in texts.items()},
+        "em": {name: best_subspan_em(text, prompts.answers) for name, text in texts.items()},
     }
 
 

@@ -42,9 +42,9 @@ class SweepResults:
         return ""
 
     def table(self) -> list[dict]:
-        """One row per configuration and gold position (then ``all``): the columns of ``results.csv``, with
-        numbers (``em`` NaN where no sample has that gold position)."""
-        positions = sorted({record["gold_position"] for record in self.records})
+        """One row per configuration and gold position (then ``all``; samples of your own have no gold position and
+        count in ``all`` only): the columns of ``results.csv``, with numbers (``em`` NaN where there is no sample)."""
+        positions = sorted({record["gold_position"] for record in self.records} - {None})
         rows = []
         for configuration in self.configurations:
             for position in [*positions, "all"]:

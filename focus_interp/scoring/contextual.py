@@ -7,70 +7,23 @@ each averaged over the response rows. On the gold-only prompt with its own respo
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import torch
 
-from focus_interp.data.multidoc.parts import (
-    document_name,
-    gold_parts,
-    gold_segment,
-    irrelevant_segments,
-    long_parts,
-)
-from focus_interp.errors import FocusInterpError
+from focus_interp.data.samples import SamplePrompts, sample_prompts
 from focus_interp.metrics.exact_match import best_subspan_em
 from focus_interp.model.loading import LoadedModel
-from focus_interp.prompts import SINK, Prompt, build_prompt
+from focus_interp.prompts import SINK
 from focus_interp.scoring.response_attention import generate_with_span_attention
 
 SCORE_NAMES = ("R", "IR", "IR_max", "sink", "R_gold", "sink_gold")
 
 
-def prompt_sample(
-    id: str,
-    prompt: Prompt,
-    relevant: str,
-    irrelevant: Sequence[str],
-    answers: Sequence[str] = (),
-    gold_prompt: Prompt | None = None,
-    gold_relevant: str | None = None,
-) -> dict:
-    """A sample of your own for ``score_heads``: ``prompt`` built with ``build_prompt`` (any instruction, template
-    and segments), the name of its relevant segment and of the irrelevant ones, the answers for EM (none: EM is
-    None), and optionally the prompt with the relevant context alone (``gold_prompt``, its relevant segment
-    ``gold_relevant``, default ``relevant``) for R_gold and sink_gold."""
-    missing = [name for name in (relevant, *irrelevant) if name not in prompt.spans]
-    if missing:
-        raise FocusInterpError(f"sample {id}: the prompt has no segment {', '.join(missing)}: it has {', '.join(prompt.spans)}")
-    if not irrelevant:
-        raise FocusInterpError(f"sample {id}: name at least one irrelevant segment (IR and IR_max need one)")
-    if gold_prompt is not None and (gold_relevant or relevant) not in gold_prompt.spans:
-        raise FocusInterpError(f"sample {id}: the gold prompt has no segment {gold_relevant or relevant}")
-    return {
-        "id": id, "prompt": prompt, "relevant": relevant, "irrelevant": list(irrelevant), "answers": list(answers),
-        "gold_prompt": gold_prompt, "gold_relevant": gold_relevant or relevant,
-    }
-
-
-def build_sample_prompts(loaded: LoadedModel, row: dict, sink_tokens: int = 2) -> tuple[Prompt, Prompt | None]:
-    """The long prompt and the gold-only prompt of ``row`` (a multi-document QA row, or a ``prompt_sample``)."""
-    if "prompt" in row:
-        return row["prompt"], row["gold_prompt"]
-    tokenizer = loaded.tokenizer
-    long_prompt = build_prompt(tokenizer, long_parts(row), sink_tokens=sink_tokens)
-    gold_prompt = build_prompt(tokenizer, gold_parts(row), sink_tokens=sink_tokens)
-    return long_prompt, gold_prompt
-
-
 def score_sample(loaded: LoadedModel, row: dict, max_new_tokens: int = 32, sink_tokens: int = 2) -> dict:
-    """One JSON-ready record for ``row``: see ``score_prompts``."""
-    return score_prompts(loaded, row, *build_sample_prompts(loaded, row, sink_tokens), max_new_tokens)
+    """One JSON-ready record for ``row`` (a multi-document QA row or a ``prompt_sample``): see ``score_prompts``."""
+    return score_prompts(loaded, row, sample_prompts(loaded.tokenizer, row, sink_tokens), max_new_tokens)
 
 
-def score_prompts(
-    loaded: LoadedModel, row: dict, long_prompt: Prompt, gold_prompt: Prompt | None, max_new_tokens: int, interventions=()
-) -> dict:
+def score_prompts(loaded: LoadedModel, row: dict, prompts: SamplePrompts, max_new_tokens: int, interventions=()) -> dict:
     """The responses to both prompts, their EM, spans, ids, and per-head scores ([layer][head] lists).
 
     ``interventions`` (position-free ones, such as focus directions) apply to both prompts.
@@ -78,13 +31,11 @@ def score_prompts(
     A score is None when its response is empty (the model stopped at once) or its prompt is missing (a
     ``prompt_sample`` without a gold prompt); EM is None for a sample without answers.
     """
-    own = "prompt" in row
-    gold = row["relevant"] if own else gold_segment(row)
-    irrelevant = row["irrelevant"] if own else irrelevant_segments(row)
-    gold_only = row["gold_relevant"] if own else document_name(1)
-    long = generate_with_span_attention(loaded, long_prompt, [SINK, gold, *irrelevant], max_new_tokens, interventions)
+    long_prompt, gold_prompt = prompts.long, prompts.gold_only
+    spans = [SINK, prompts.relevant, *prompts.irrelevant]
+    long = generate_with_span_attention(loaded, long_prompt, spans, max_new_tokens, interventions)
     short = None if gold_prompt is None else generate_with_span_attention(
-        loaded, gold_prompt, [SINK, gold_only], max_new_tokens, interventions
+        loaded, gold_prompt, [SINK, prompts.gold_relevant], max_new_tokens, interventions
     )
     scores = dict.fromkeys(SCORE_NAMES)
     if long.response_ids:
@@ -96,7 +47,7 @@ def score_prompts(
         mean = short.mean_over_response()
         scores.update(sink_gold=mean[..., 0], R_gold=mean[..., 1])
     decode = loaded.tokenizer.decode
-    answers = list(row["answers"])
+    answers = list(prompts.answers)
     response = decode(long.response_ids)
     response_gold = None if short is None else decode(short.response_ids)
 

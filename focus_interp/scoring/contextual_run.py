@@ -12,11 +12,12 @@ from typing import Sequence
 
 import numpy as np
 
+from focus_interp.data.samples import sample_prompts
 from focus_interp.errors import FocusInterpError
 from focus_interp.model.generation import check_fits_window
 from focus_interp.model.loading import LoadedModel
 from focus_interp.runs.run_folder import RunFolder, process_rows, sample_settings
-from focus_interp.scoring.contextual import build_sample_prompts, score_prompts
+from focus_interp.scoring.contextual import score_prompts
 from focus_interp.scoring.head_scores import CASES, HeadScores
 
 
@@ -59,9 +60,9 @@ def score_heads(
         skipped = []
 
         def score(row: dict) -> dict:
-            long_prompt, gold_prompt = build_sample_prompts(loaded, row, sink_tokens)
-            check_fits_window(loaded, len(long_prompt), max_new_tokens)
-            return score_prompts(loaded, row, long_prompt, gold_prompt, max_new_tokens, interventions)
+            prompts = sample_prompts(loaded.tokenizer, row, sink_tokens)
+            check_fits_window(loaded, len(prompts.long), max_new_tokens)
+            return score_prompts(loaded, row, prompts, max_new_tokens, interventions)
 
         try:
             process_rows(folder, rows, score, records, skipped, "scoring heads", progress)

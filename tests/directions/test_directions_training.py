@@ -10,7 +10,7 @@ import torch
 from focus_interp import build_prompt
 from focus_interp.data import gold_parts, gold_segment, load_multidoc_qa, long_parts
 from focus_interp.directions.cache import build_cache, read_shard
-from focus_interp.directions.training import head_span_mass, train_directions
+from focus_interp.directions.training import head_span_mass, train_on_cache
 from focus_interp.model.generation import greedy_response
 from tests.conftest import tiny_hf_model
 
@@ -99,17 +99,17 @@ def test_training_raises_the_gold_span_mass(tiny_loaded, tmp_path):
     loaded = tiny_loaded("llama", "sdpa")
     build_cache(loaded, ROWS, tmp_path, "post_rope", max_new_tokens=4, dtype="float32", progress=False)
     shards = sorted(tmp_path.glob("sample-*.safetensors"))
-    result = train_directions(loaded.architecture, shards, epochs=5, lr=0.05, progress=False)
+    result = train_on_cache(loaded.architecture, shards, epochs=5, lr=0.05, progress=False)
     assert result.losses.shape == (5, 3)
     assert (result.losses[-1] < result.losses[0]).all()
-    again = train_directions(loaded.architecture, shards, epochs=5, lr=0.05, progress=False)
+    again = train_on_cache(loaded.architecture, shards, epochs=5, lr=0.05, progress=False)
     assert torch.equal(again.directions.query, result.directions.query)
 
 
 def test_directions_run_writes_a_checked_file_and_loss_curves_and_resumes(tiny_loaded, tmp_path, monkeypatch):
     from focus_interp.directions import cache as cache_module
     from focus_interp.directions import load_directions
-    from focus_interp.directions.run import train_directions_run
+    from focus_interp.directions.run import train_directions
 
     loaded = tiny_loaded("llama", "sdpa")
     original, calls = cache_module.cache_sample, []
@@ -122,9 +122,9 @@ def test_directions_run_writes_a_checked_file_and_loss_curves_and_resumes(tiny_l
 
     monkeypatch.setattr(cache_module, "cache_sample", interrupt_on_second)
     with pytest.raises(KeyboardInterrupt):
-        train_directions_run(loaded, ROWS, tmp_path, {"source": "synthetic"}, epochs=2, max_new_tokens=3, progress=False)
+        train_directions(loaded, ROWS, tmp_path, {"source": "synthetic"}, epochs=2, max_new_tokens=3, progress=False)
     calls.clear()
-    result = train_directions_run(loaded, ROWS, tmp_path, {"source": "synthetic"}, epochs=2, max_new_tokens=3, progress=False)
+    result = train_directions(loaded, ROWS, tmp_path, {"source": "synthetic"}, epochs=2, max_new_tokens=3, progress=False)
     summary = result.summary
     assert calls == [ROWS[1]["id"]] and summary["n_trained"] == 2
     assert result.losses.shape == (2, 3) and float(result.losses[-1].mean()) == pytest.approx(summary["final_loss"], abs=1e-6)
@@ -135,8 +135,8 @@ def test_directions_run_writes_a_checked_file_and_loss_curves_and_resumes(tiny_l
     assert (tmp_path / "losses.png").stat().st_size > 0
     from focus_interp.directions import run as run_module
 
-    monkeypatch.setattr(run_module, "train_directions", lambda *args: pytest.fail("a finished run trained again"))
-    again = train_directions_run(loaded, ROWS, tmp_path, {"source": "synthetic"}, epochs=2, max_new_tokens=3, progress=False)
+    monkeypatch.setattr(run_module, "train_on_cache", lambda *args: pytest.fail("a finished run trained again"))
+    again = train_directions(loaded, ROWS, tmp_path, {"source": "synthetic"}, epochs=2, max_new_tokens=3, progress=False)
     assert again.summary == summary
     torch.testing.assert_close(again.losses, result.losses, atol=1e-6, rtol=0)
     torch.testing.assert_close(again.directions.query, result.directions.query)
@@ -147,15 +147,15 @@ def test_directions_are_trained_again_when_the_cache_was_rebuilt_with_other_sett
 
     from focus_interp.directions import load_directions
     from focus_interp.directions import run as run_module
-    from focus_interp.directions.run import train_directions_run
+    from focus_interp.directions.run import train_directions
 
     loaded = tiny_loaded("llama", "sdpa")
-    train_directions_run(loaded, ROWS, tmp_path, {"source": "synthetic"}, epochs=2, max_new_tokens=2, progress=False)
+    train_directions(loaded, ROWS, tmp_path, {"source": "synthetic"}, epochs=2, max_new_tokens=2, progress=False)
     shutil.rmtree(tmp_path / "cache")
     trained = []
-    real_train = run_module.train_directions
-    monkeypatch.setattr(run_module, "train_directions", lambda *args: trained.append(1) or real_train(*args))
-    train_directions_run(loaded, ROWS, tmp_path, {"source": "synthetic"}, epochs=2, max_new_tokens=4, progress=False)
+    real_train = run_module.train_on_cache
+    monkeypatch.setattr(run_module, "train_on_cache", lambda *args: trained.append(1) or real_train(*args))
+    train_directions(loaded, ROWS, tmp_path, {"source": "synthetic"}, epochs=2, max_new_tokens=4, progress=False)
     assert trained == [1]
     assert load_directions(tmp_path / "directions.safetensors").metadata["max_new_tokens"] == "4"
 
@@ -165,7 +165,7 @@ def test_pre_rope_directions_train_and_apply_on_a_gqa_model(tiny_loaded, tmp_pat
 
     loaded = tiny_loaded("qwen2", "sdpa")
     build_cache(loaded, ROWS, tmp_path, "pre_rope", max_new_tokens=3, dtype="float32", progress=False)
-    result = train_directions(loaded.architecture, sorted(tmp_path.glob("sample-*.safetensors")), "pre_rope", epochs=1, progress=False)
+    result = train_on_cache(loaded.architecture, sorted(tmp_path.glob("sample-*.safetensors")), "pre_rope", epochs=1, progress=False)
     key = result.directions.key
     assert torch.equal(key[:, 0], key[:, 1]) and not torch.equal(key[:, 1], key[:, 2])
     every_head = tuple((layer, head) for layer in range(3) for head in range(4))
@@ -175,13 +175,13 @@ def test_pre_rope_directions_train_and_apply_on_a_gqa_model(tiny_loaded, tmp_pat
 
 
 def test_training_with_no_folder_keeps_nothing_on_disk_and_returns_the_directions(tiny_loaded, tmp_path, monkeypatch):
-    from focus_interp.directions.run import train_directions_run
+    from focus_interp.directions.run import train_directions
 
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", None)
-    result = train_directions_run(tiny_loaded("llama", "sdpa"), ROWS, epochs=1, max_new_tokens=2, progress=False)
+    result = train_directions(tiny_loaded("llama", "sdpa"), ROWS, epochs=1, max_new_tokens=2, progress=False)
     assert result.directions.query.shape == (3, 4, 16) and result.losses.shape == (1, 3)
     assert result.summary["n_trained"] == 2 and result.plot().axes[0].lines
     assert list(tmp_path.iterdir()) == []

@@ -9,7 +9,7 @@ import numpy as np
 from focus_interp import score_heads
 from focus_interp.data import load_multidoc_qa
 from focus_interp.demo import DemoSizes, run_demo
-from focus_interp.directions.run import train_directions_run
+from focus_interp.directions.run import train_directions
 from focus_interp.reports.plots import (
     plot_em_against_k,
     plot_em_bars,
@@ -38,7 +38,7 @@ def test_drawing_and_training_leave_the_backend_and_pyplot_as_they_were(tiny_loa
         save_figure(plot_em_against_k(SWEEP, "tau", "sweep"), tmp_path / "sweep.png")
         save_figure(plot_em_bars(["a", "b"], [0.1, 0.2], ["black", "tab:blue"], "bars"), tmp_path / "bars.png")
         save_figure(plot_losses(np.zeros((2, 3)), "losses"), tmp_path / "losses.png")
-        train_directions_run(loaded, ROWS, tmp_path / "directions", epochs=1, max_new_tokens=2, progress=False)
+        train_directions(loaded, ROWS, tmp_path / "directions", epochs=1, max_new_tokens=2, progress=False)
         run_demo(loaded, tmp_path / "demo", DemoSizes(2, 2, 3, (1, 3), 2, 2, 0.1, 0.5, 1, 1e-2), progress=False)
         assert matplotlib.get_backend() == "svg"
         assert plt.get_fignums() == open_figures

@@ -6,24 +6,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from focus_interp import FocusInterpError, build_prompt, score_heads
-from focus_interp.prompts import SINK, Segment
-from focus_interp.scoring.contextual import prompt_sample
-from tests.conftest import eager_span_mass
-
-
-def _own(tokenizer, i: int):
-    parts = [Segment("task", "Read the notes, then answer."), "\n", Segment("noise_a", f"Note A: boats float on lake {i}."), "\n",
-             Segment("fact", f"Note B: the key is under mat {i}."), "\n", Segment("noise_b", "Note C: cats sleep a lot."),
-             "\nWhere is the key?"]
-    gold = [Segment("task", "Read the note, then answer."), "\n", Segment("fact", f"Note B: the key is under mat {i}."), "\nWhere is the key?"]
-    return prompt_sample(f"own-{i}", build_prompt(tokenizer, parts, chat_template=False), "fact", ["noise_a", "noise_b"],
-                         answers=[f"mat {i}"], gold_prompt=build_prompt(tokenizer, gold, chat_template=False))
+from focus_interp import FocusInterpError, prompt_sample, score_heads
+from focus_interp.prompts import SINK
+from tests.conftest import eager_span_mass, own_prompt_sample
 
 
 def test_own_prompts_score_like_eager_attention_over_their_segments(tiny_loaded):
     loaded = tiny_loaded("llama", "sdpa")
-    samples = [_own(loaded.tokenizer, i) for i in range(2)]
+    samples = [own_prompt_sample(loaded.tokenizer, i) for i in range(2)]
     scores = score_heads(loaded, samples, max_new_tokens=4, progress=False)
     assert len(scores.records) == 2
     for sample, record in zip(samples, scores.records):
@@ -41,7 +31,7 @@ def test_own_prompts_score_like_eager_attention_over_their_segments(tiny_loaded)
 
 def test_without_answers_or_gold_prompt_those_scores_are_none(tiny_loaded):
     loaded = tiny_loaded("llama", "sdpa")
-    sample = _own(loaded.tokenizer, 0)
+    sample = own_prompt_sample(loaded.tokenizer, 0)
     bare = prompt_sample("bare", sample["prompt"], "fact", ["noise_a"])
     scores = score_heads(loaded, [bare], max_new_tokens=3, progress=False)
     record = scores.records[0]
@@ -54,6 +44,6 @@ def test_without_answers_or_gold_prompt_those_scores_are_none(tiny_loaded):
     [("facts", ["noise_a"], "has no segment facts"), ("fact", [], "name at least one irrelevant segment")],
 )
 def test_a_sample_naming_a_segment_its_prompt_lacks_is_one_line(tiny_loaded, relevant, irrelevant, match):
-    sample = _own(tiny_loaded("llama").tokenizer, 0)
+    sample = own_prompt_sample(tiny_loaded("llama").tokenizer, 0)
     with pytest.raises(FocusInterpError, match=match):
         prompt_sample("bad", sample["prompt"], relevant, irrelevant)
