@@ -10,7 +10,6 @@ Run: python analyses/table2_long_context.py RUN [--out figures]
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import matplotlib
@@ -20,35 +19,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from focus_interp.errors import FocusInterpError
-from focus_interp.evaluation.long_context import read_long_context_results
+from focus_interp.evaluation.long_context_results import BASELINE, LongContextResults
 from focus_interp.files import write_csv
 from focus_interp.paper.figures import command_line, run_script
 from focus_interp.reports.tables import markdown_table
-
-BASELINE = "none"
-AVERAGE = "average"
-
-
-def _score_tables(rows: list[dict]) -> dict[int, tuple[list[str], list[str], np.ndarray]]:
-    """Per budget: row labels (tasks, then category averages and the overall average), configurations, and the
-    [rows, configurations] scores in percent."""
-    tables = {}
-    for budget in sorted({row["budget"] for row in rows}):
-        chosen = [row for row in rows if row["budget"] == budget]
-        configurations = list(dict.fromkeys(row["configuration"] for row in chosen))
-        tasks = list(dict.fromkeys(row["task"] for row in chosen))
-        categories = {row["task"]: row["category"] for row in chosen}
-        score = {(row["task"], row["configuration"]): 100 * row["score"] for row in chosen}
-        grid = [[score[task, c] for c in configurations] for task in tasks]
-        labels = list(tasks)
-        for category in dict.fromkeys(categories.values()):
-            members = [i for i, task in enumerate(tasks) if categories[task] == category]
-            grid.append(list(np.mean([grid[i] for i in members], axis=0)))
-            labels.append(f"{category} ({AVERAGE})")
-        grid.append(list(np.mean([grid[i] for i in range(len(tasks))], axis=0)))
-        labels.append(AVERAGE)
-        tables[budget] = (labels, configurations, np.asarray(grid))
-    return tables
 
 
 def _sink_table(rows: list[dict], tasks: list[str]) -> list[list]:
@@ -73,25 +47,20 @@ def main() -> None:
     parser.add_argument("run", help="long-context run folder")
     parser.add_argument("--out", default="figures")
     args = parser.parse_args()
-    rows = read_long_context_results(Path(args.run) / "results.csv")
+    results = LongContextResults.load(args.run)
+    rows = results.table()
     if not rows:
         raise FocusInterpError(f"{args.run} has no evaluated samples yet: run `focus-interp long-context --out {args.run}`")
-    if BASELINE not in {row["configuration"] for row in rows}:
+    if BASELINE not in results.configurations:
         raise FocusInterpError(f"{args.run} has no run without intervention to compare with")
-    meta = json.loads((Path(args.run) / "meta.json").read_text())
-    tables = _score_tables(rows)
+    meta = results.meta
+    tables = {budget: results.grid(budget) for budget in results.budgets()}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
     figure, axes = plt.subplots(1, len(tables), figsize=(6.5 * len(tables), 0.45 * max(len(t[0]) for t in tables.values()) + 2.5), squeeze=False)
-    for axis, (budget, (labels, configurations, grid)) in zip(axes[0], tables.items()):
-        difference = grid - grid[:, [configurations.index(BASELINE)]]
-        axis.imshow(np.clip(difference, -20, 20), cmap="RdYlGn", vmin=-20, vmax=20, aspect="auto")
-        for (i, j), value in np.ndenumerate(grid):
-            axis.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=8)
-        axis.set_xticks(range(len(configurations)), [c.replace("focus_direction ", "") for c in configurations], rotation=30, ha="right", fontsize=8)
-        axis.set_yticks(range(len(labels)), labels, fontsize=8)
-        axis.set_title(f"{budget} tokens (green: better than no intervention)", fontsize=9)
+    for axis, budget in zip(axes[0], tables):
+        results.plot(budget, ax=axis)
     figure.suptitle(f"{meta.get('model', '?')}: long-context tasks under focus directions, score (%)", fontsize=10)
     figure.tight_layout()
     figure.savefig(out / "table2_long_context.png", dpi=150)

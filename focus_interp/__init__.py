@@ -14,6 +14,8 @@ from focus_interp.directions.run import train_directions
 from focus_interp.directions.training import TrainingResult
 from focus_interp.errors import FocusInterpError
 from focus_interp.evaluation.configurations import Configuration, HeadSets
+from focus_interp.evaluation.long_context import run_long_context
+from focus_interp.evaluation.long_context_results import LongContextResults
 from focus_interp.evaluation.multidoc import run_sweep
 from focus_interp.evaluation.sweep_results import SweepResults
 from focus_interp.interventions import (
@@ -48,6 +50,7 @@ __all__ = [
     "HeadSets",
     "LayerSites",
     "LoadedModel",
+    "LongContextResults",
     "Prompt",
     "Segment",
     "SplitSoftmax",
@@ -61,6 +64,7 @@ __all__ = [
     "load_model",
     "prompt_sample",
     "read_directions",
+    "run_long_context",
     "run_sweep",
     "score_heads",
     "score_retrieval_heads",

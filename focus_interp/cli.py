@@ -270,7 +270,6 @@ def _long_context(args: argparse.Namespace) -> None:
     from focus_interp.evaluation.configurations import HeadSets, capped_k
     from focus_interp.evaluation.long_context import (
         long_context_configurations,
-        read_long_context_results,
         run_long_context,
     )
     from focus_interp.evaluation.rankings import ranking_from
@@ -312,10 +311,11 @@ def _long_context(args: argparse.Namespace) -> None:
     data = {"tasks": [t for t, _ in tasks], "sources": {t: str(s) if s else None for t, s in tasks}, "budgets": budgets,
             "n": args.n, "seed": args.seed}
     print(f"{len(configurations)} configurations x {len(samples)} samples into {args.out}")
-    summary = run_long_context(loaded, samples, args.out, configurations, head_sets, directions, data, args.max_new_tokens)
+    results = run_long_context(loaded, samples, args.out, configurations, head_sets, directions, data, args.max_new_tokens)
+    summary = results.summary
     if summary["n_skipped"]:
         print(f"skipped {summary['n_skipped']} samples (listed in meta.json), e.g.: {summary['skipped'][0]['reason']}")
-    for row in read_long_context_results(f"{args.out}/results.csv"):
+    for row in results.table():
         print(f"  {row['task']:<22} {row['budget']:>6} {row['configuration']:<34} score {row['score']:.3f}  sink {row['sink']:.3f}")
     print(f"written: {args.out}/results.csv")
 

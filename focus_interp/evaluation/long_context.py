@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from pathlib import Path
 from typing import Sequence
 
@@ -24,15 +23,13 @@ from focus_interp.evaluation.configurations import (
     HeadSets,
     check_distinct,
 )
-from focus_interp.files import read_csv_rows, write_csv
+from focus_interp.evaluation.long_context_results import LongContextResults
 from focus_interp.metrics.long_context import score_response
 from focus_interp.model.generation import check_fits_window
 from focus_interp.model.loading import LoadedModel
 from focus_interp.prompts import SINK, Segment, build_prompt
 from focus_interp.runs.run_folder import RunFolder, evaluate_rows, sample_settings
 from focus_interp.scoring.response_attention import generate_with_span_attention
-
-RESULT_COLUMNS = ("task", "category", "budget", "configuration", "n", "score", "sink")
 
 
 def long_context_configurations(k_values: Sequence[int], alphas: Sequence[float]) -> list[Configuration]:
@@ -44,7 +41,7 @@ def long_context_configurations(k_values: Sequence[int], alphas: Sequence[float]
 def run_long_context(
     loaded: LoadedModel,
     samples: Sequence[LongContextSample],
-    out: str | Path,
+    out: str | Path | None,
     configurations: Sequence[Configuration],
     head_sets: HeadSets,
     directions: Directions | None,
@@ -52,8 +49,9 @@ def run_long_context(
     max_new_tokens: int = 32,
     sink_heads: int = 5,
     progress: bool = True,
-) -> dict:
-    """Evaluate every sample not yet in ``out`` under every configuration; rewrite ``results.csv`` after each.
+) -> LongContextResults:
+    """Evaluate every sample not yet in ``out`` under every configuration; rewrite ``results.csv`` after each;
+    returns the results (``out`` None keeps them in memory).
 
     The sink score of a response is the mean, over the top ``sink_heads`` heads of the ranking, of their
     attention on the first tokens averaged over the response rows (Tables 12-13). Samples whose prompt does not
@@ -91,10 +89,15 @@ def run_long_context(
                 record["sink"][name] = None if sink is None else float(np.mean([float(sink[layer, head]) for layer, head in top]))
             return record
 
-        def write() -> None:
-            write_long_context_results(folder.path / "results.csv", records, configurations)
+        results = LongContextResults(records, [c.name for c in configurations])
 
-        return evaluate_rows(folder, rows, evaluate, records, write, loaded.name, "long-context samples", progress)
+        def write() -> None:
+            if folder.path is not None:
+                results.write_csv(folder.path / "results.csv")
+
+        evaluate_rows(folder, rows, evaluate, records, write, loaded.name, "long-context samples", progress)
+        results.meta = folder.meta
+        return results
 
 
 def content_digest(sample: LongContextSample) -> str:
@@ -111,29 +114,3 @@ def _interventions(configuration: Configuration, head_sets: HeadSets, directions
         raise FocusInterpError(f"long-context runs take no intervention or focus directions, not {configuration.name}")
     edit = configuration.build(head_sets, directions)
     return [] if edit is None else [edit]
-
-
-def write_long_context_results(path: Path, records: list[dict], configurations: Sequence[Configuration]) -> None:
-    """Mean score and sink score per (task, budget, configuration); empty sink when no response had tokens."""
-    groups: dict[tuple, list[dict]] = {}
-    for record in records:
-        groups.setdefault((record["task"], record["category"], record["budget"]), []).append(record)
-    rows = []
-    for (task, category, budget), chosen in sorted(groups.items()):
-        for configuration in configurations:
-            name = configuration.name
-            sinks = [r["sink"][name] for r in chosen if r["sink"][name] is not None]
-            score = float(np.mean([r["scores"][name] for r in chosen]))
-            rows.append([task, category, budget, name, len(chosen), f"{score:.6f}", f"{np.mean(sinks):.6f}" if sinks else ""])
-    write_csv(path, RESULT_COLUMNS, rows)
-
-
-def read_long_context_results(path: str | Path) -> list[dict]:
-    """Rows of a long-context ``results.csv`` with numbers parsed (NaN for an empty sink)."""
-    path = Path(path)
-    hint = f"no results at {path}: run `focus-interp long-context ... --out {path.parent}` first"
-    return [
-        {**row, "budget": int(row["budget"]), "n": int(row["n"]), "score": float(row["score"]),
-         "sink": float(row["sink"]) if row["sink"] else math.nan}
-        for row in read_csv_rows(path, RESULT_COLUMNS, hint, "long-context results.csv")
-    ]

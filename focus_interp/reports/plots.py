@@ -117,3 +117,20 @@ def plot_losses(losses, title: str, ax: Axes | None = None) -> Figure:
     axis.set_ylabel("loss: -mean attention on the gold document")
     axis.set_title(title, fontsize=9)
     return axis.figure
+
+
+def plot_score_differences(
+    labels: list[str], columns: list[str], grid, baseline: int | None, title: str, ax: Axes | None = None
+) -> Figure:
+    """A [rows, columns] grid of scores (percent) written in its cells, coloured by each cell's difference to the
+    ``baseline`` column (green better, red worse, clipped at 20 points; uncoloured without one)."""
+    grid = np.asarray(grid, dtype=float)
+    axis = axes_for(ax, (1.1 * len(columns) + 3, 0.45 * len(labels) + 2))
+    difference = grid - grid[:, [baseline]] if baseline is not None else np.zeros_like(grid)
+    axis.imshow(np.clip(difference, -20, 20), cmap="RdYlGn", vmin=-20, vmax=20, aspect="auto")
+    for (i, j), value in np.ndenumerate(grid):
+        axis.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=8)
+    axis.set_xticks(range(len(columns)), [c.replace("focus_direction ", "") for c in columns], rotation=30, ha="right", fontsize=8)
+    axis.set_yticks(range(len(labels)), labels, fontsize=8)
+    axis.set_title(title, fontsize=9)
+    return axis.figure

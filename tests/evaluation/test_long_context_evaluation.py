@@ -3,12 +3,14 @@ and the Table 2 script's differences to no intervention."""
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -20,8 +22,11 @@ from focus_interp.evaluation import long_context
 from focus_interp.evaluation.configurations import HeadSets
 from focus_interp.evaluation.long_context import (
     long_context_configurations,
-    read_long_context_results,
     run_long_context,
+)
+from focus_interp.evaluation.long_context_results import (
+    RESULT_COLUMNS,
+    LongContextResults,
 )
 from focus_interp.metrics.long_context import score_response
 from focus_interp.model.generation import greedy_response
@@ -62,10 +67,16 @@ def test_scores_and_sink_equal_independent_computations(long_context_run):
 
 def test_results_hold_every_task_budget_and_configuration(long_context_run):
     _, samples, run, configurations, *_ = long_context_run
-    rows = read_long_context_results(run / "results.csv")
+    with open(run / "results.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
     assert len(rows) == 2 * len(configurations)
-    assert {row["n"] for row in rows} == {2}
+    assert {row["n"] for row in rows} == {"2"}
     assert {row["configuration"] for row in rows} == {c.name for c in configurations}
+    results = LongContextResults.load(run)
+    for row in rows:
+        chosen = [r for r in results.records if r["task"] == row["task"]]
+        assert float(row["score"]) == pytest.approx(np.mean([r["scores"][row["configuration"]] for r in chosen]), abs=1e-6)
+    assert results.to_frame().shape == (len(rows), len(RESULT_COLUMNS))
 
 
 def test_a_rerun_resumes_without_generating_again(long_context_run, monkeypatch):
@@ -75,8 +86,8 @@ def test_a_rerun_resumes_without_generating_again(long_context_run, monkeypatch)
         raise AssertionError("a finished sample was generated again")
 
     monkeypatch.setattr(long_context, "generate_with_span_attention", fail)
-    summary = run_long_context(loaded, samples, run, configurations, head_sets, directions, max_new_tokens=4, progress=False)
-    assert summary["n_evaluated"] == len(samples)
+    results = run_long_context(loaded, samples, run, configurations, head_sets, directions, max_new_tokens=4, progress=False)
+    assert results.summary["n_evaluated"] == len(samples) and len(results.records) == len(samples)
 
 
 @pytest.mark.parametrize("change", [
@@ -100,7 +111,7 @@ def test_the_command_reports_a_budget_a_task_cannot_fill_and_runs_the_rest(tiny_
                      "--n", "1", "--max-new-tokens", "2", "--out", str(run)])
     assert code == 0
     assert "unavailable: json_kv at 30 tokens: " in capsys.readouterr().out
-    assert [(row["task"], row["budget"]) for row in read_long_context_results(run / "results.csv")] == [("json_kv", 420)]
+    assert [(row["task"], row["budget"]) for row in LongContextResults.load(run).table()] == [("json_kv", 420)]
     data = json.loads((run / "meta.json").read_text())["settings"]["data"]
     assert data["tasks"] == ["json_kv"] and data["budgets"] == [420, 30]
 
@@ -128,7 +139,7 @@ def test_table2_reports_differences_to_no_intervention(long_context_run, tmp_pat
     _, _, run, *_ = long_context_run
     out = tmp_path / "figures"
     _table2(run, out)
-    rows = read_long_context_results(run / "results.csv")
+    rows = LongContextResults.load(run).table()
     base = {(r["task"], r["budget"]): r["score"] for r in rows if r["configuration"] == "none"}
     lines = (out / "table2_long_context.csv").read_text().splitlines()[1:]
     for line, row in zip(lines, rows):
@@ -141,13 +152,30 @@ def test_table2_reports_differences_to_no_intervention(long_context_run, tmp_pat
 def test_table2_sink_columns_stay_aligned_when_a_task_is_missing_at_a_budget(tmp_path):
     run, out = tmp_path / "run", tmp_path / "figures"
     run.mkdir()
-    (run / "meta.json").write_text(json.dumps({"model": "tiny"}))
-    results = ["task,category,budget,configuration,n,score,sink", "json_kv,recall,420,none,2,0.5,0.1",
-               "rag_nq,rag,420,none,2,0.25,0.3", "rag_nq,rag,840,none,2,0.75,0.2"]
-    (run / "results.csv").write_text("\n".join(results) + "\n")
+    (run / "meta.json").write_text(json.dumps({"model": "tiny", "settings": {"configurations": ["none"]}}))
+    cells = [("json_kv", "recall", 420, 0.5, 0.1), ("rag_nq", "rag", 420, 0.25, 0.3), ("rag_nq", "rag", 840, 0.75, 0.2)]
+    records = [{"id": f"{task}-{budget}", "task": task, "category": category, "budget": budget, "responses": {"none": ""},
+                "scores": {"none": score}, "sink": {"none": sink}} for task, category, budget, score, sink in cells]
+    (run / "samples.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
     _table2(run, out)
     report = (out / "table2_long_context.md").read_text()
     assert "| budget | json_kv | rag_nq | mean | STD |" in report
     # 420: sinks 10% and 30%, mean 20%, population STD 10%; 840: json_kv missing, rag_nq alone at 20%.
     assert "| 420 | 10.0 | 30.0 | 20.0 | 10.0 |" in report
     assert "| 840 | – | 20.0 | 20.0 | 0.0 |" in report
+
+
+def test_results_in_memory_grid_and_plot_follow_the_records(tiny_loaded):
+    loaded = tiny_loaded("llama", "sdpa")
+    samples = build_long_context_task("json_kv", loaded.tokenizer, 420, 2, seed=1)
+    head_sets = HeadSets(RANKING, "hand ranking", loaded.architecture)
+    results = run_long_context(loaded, samples, None, long_context_configurations([], []), head_sets, None,
+                               max_new_tokens=2, progress=False)
+    labels, configurations, grid = results.grid(420)
+    assert labels == ["json_kv", "recall (average)", "average"] and configurations == ["none"]
+    assert grid[0, 0] == pytest.approx(100 * np.mean([r["scores"]["none"] for r in results.records]))
+    assert results.score("none", "json_kv") == pytest.approx(grid[0, 0] / 100)
+    figure = results.plot()
+    assert len(figure.axes[0].texts) == 3
+    with pytest.raises(FocusInterpError, match="no sample at 999 tokens"):
+        results.grid(999)
