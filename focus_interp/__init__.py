@@ -34,12 +34,14 @@ from focus_interp.model.loading import (
 )
 from focus_interp.model.sites import LayerSites
 from focus_interp.prompts import Prompt, Segment, build_prompt
+from focus_interp.scoring.attention_patterns import AttentionPattern, attention_pattern
 from focus_interp.scoring.contextual_run import score_heads
 from focus_interp.scoring.head_scores import HeadScores
 from focus_interp.scoring.retrieval_run import score_retrieval_heads
 
 __all__ = [
     "Architecture",
+    "AttentionPattern",
     "Configuration",
     "DEFAULT_MODEL",
     "Directions",
@@ -57,6 +59,7 @@ __all__ = [
     "SweepResults",
     "TrainingResult",
     "apply_interventions",
+    "attention_pattern",
     "build_prompt",
     "generate_with_interventions",
     "import_official_directions",

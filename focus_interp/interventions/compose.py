@@ -44,6 +44,23 @@ class Intervention(Protocol):
         """Edit ``values`` of ``layer`` in place."""
 
 
+class AttentionReader:
+    """Base of the attention-stage interventions that only read what a layer's attention function receives (and
+    change nothing): set ``read_layers`` and write ``edit``."""
+
+    stage = "attention"
+    read_layers: set[int] = set()
+
+    def layers(self) -> set[int]:
+        return self.read_layers
+
+    def check(self, architecture) -> None:
+        pass
+
+    def is_identity(self) -> bool:
+        return False
+
+
 def _stage_values(loaded: LoadedModel, layer: int, stage: str) -> tuple:
     sites = loaded.sites(layer)
     if stage == "projections":

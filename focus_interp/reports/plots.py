@@ -6,6 +6,7 @@ never set, and no figure is left open in pyplot."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from matplotlib import colormaps
@@ -133,4 +134,19 @@ def plot_score_differences(
     axis.set_xticks(range(len(columns)), [c.replace("focus_direction ", "") for c in columns], rotation=30, ha="right", fontsize=8)
     axis.set_yticks(range(len(labels)), labels, fontsize=8)
     axis.set_title(title, fontsize=9)
+    return axis.figure
+
+
+def plot_attention_pattern(pattern, tokens: Sequence[str], title: str, ax: Axes | None = None) -> Figure:
+    """A [T, T] attention pattern as a query (rows) x key (columns) heatmap; tokens label the axes when at most 60."""
+    pattern = np.asarray(pattern, dtype=float)
+    axis = axes_for(ax, (7, 6))
+    image = axis.imshow(pattern, cmap="viridis", vmin=0, vmax=max(float(pattern.max()), 1e-9), aspect="auto")
+    if len(tokens) <= 60:
+        axis.set_xticks(range(len(tokens)), tokens, rotation=90, fontsize=6)
+        axis.set_yticks(range(len(tokens)), tokens, fontsize=6)
+    axis.set_xlabel("key position")
+    axis.set_ylabel("query position")
+    axis.set_title(title, fontsize=9)
+    axis.figure.colorbar(image, ax=axis, label="attention")
     return axis.figure

@@ -18,6 +18,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from focus_interp.interventions import apply_interventions
+from focus_interp.interventions.compose import AttentionReader
 from focus_interp.model.attention import attention_bias, attention_probabilities
 from focus_interp.model.generation import check_fits_window, traced_greedy
 from focus_interp.model.loading import LoadedModel
@@ -49,24 +50,14 @@ def span_indicator(prompt: Prompt, span_names: Sequence[str], length: int) -> Fl
     return indicator
 
 
-class NewestRowReader:
+class NewestRowReader(AttentionReader):
     """Reads every layer's newest attention row, after the interventions that change q or k there, and keeps
     ``reduce(probabilities, end)`` of it: ``probabilities`` [heads, keys] covers positions [end - keys, end)."""
 
-    stage = "attention"
-
     def __init__(self, architecture, reduce: Callable[[Tensor, int], Tensor], end: int):
-        self.architecture, self.reduce, self.end = architecture, reduce, end
+        self.reduce, self.end = reduce, end
+        self.read_layers = set(range(architecture.n_layers))
         self.layers_read: list[Tensor] = []
-
-    def layers(self) -> set[int]:
-        return set(range(self.architecture.n_layers))
-
-    def check(self, architecture) -> None:
-        pass
-
-    def is_identity(self) -> bool:
-        return False
 
     def edit(self, architecture, layer: int, values: tuple) -> None:
         args, kwargs, _ = values
