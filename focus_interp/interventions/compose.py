@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Protocol, Sequence, runtime_checkable
 
+from nnsight.intervention.interleaver import OutOfOrderError
+
 from focus_interp.errors import FocusInterpError
 from focus_interp.model.loading import LoadedModel
 
@@ -27,6 +29,9 @@ class Intervention(Protocol):
     ``q_proj``/``k_proj`` outputs for ``projections``, [B, T, H*D] and [B, T, K*D]; (q, k) after RoPE for
     ``post_rope``, [B, H, T, D] and [B, K, T, D]; (args, kwargs, output) of the attention call for ``attention``,
     ``output`` [B, T, H, D] (each head's output before ``o_proj``).
+
+    ``apply_interventions`` calls ``edit`` layer by layer and, within a layer, stage by stage: an edit sees its own
+    layer's values, and reading another layer's node from it is an error (the model has run past it).
     """
 
     stage: str
@@ -89,7 +94,21 @@ def apply_interventions(loaded: LoadedModel, interventions: Sequence) -> None:
             if editing:
                 values = _stage_values(loaded, layer, stage)
                 for intervention in editing:
-                    intervention.edit(loaded.architecture, layer, values)
+                    _edit_in_order(intervention, loaded.architecture, layer, stage, values)
+
+
+def _edit_in_order(intervention, architecture, layer: int, stage: str, values: tuple) -> None:
+    """``intervention.edit``, with nnsight's out-of-order error turned into one line that says the order the
+    protocol runs edits in."""
+    try:
+        intervention.edit(architecture, layer, values)
+    except OutOfOrderError as error:
+        raise FocusInterpError(
+            f"{type(intervention).__name__}.edit at layer {layer} ({stage}) read a value the model had already computed "
+            f"({error}): edits run layer by layer, in the stage order {', '.join(STAGES)}, and see only their own layer's "
+            "values: to use an earlier layer, list that layer in layers() too and keep what you need when edit is "
+            "called there (the Intervention protocol, focus_interp.interventions.compose)"
+        ) from None
 
 
 def check_split_softmax_overlap(interventions: Sequence) -> None:

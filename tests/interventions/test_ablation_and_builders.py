@@ -6,7 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from focus_interp import Directions, FocusInterpError, build_prompt
+from focus_interp import (
+    Directions,
+    FocusInterpError,
+    build_prompt,
+    generate_with_interventions,
+)
 from focus_interp.interventions import (
     FocusDirection,
     HeadAblation,
@@ -103,3 +108,35 @@ def test_an_edit_without_the_protocol_is_refused_in_one_line(tiny_loaded):
     with pytest.raises(FocusInterpError, match="NoStage does not follow the intervention protocol: it needs a stage"):
         _logits(loaded, _prompt(loaded.tokenizer), [NoStage()])
     assert FocusDirection(((0, 0),), torch.zeros(3, 4, D), torch.zeros(3, 4, D), 0.1, "pre_rope").stage == "projections"
+
+
+class _ReadsAnEarlierLayer:
+    """A user's edit at layer 2 that reads layer 0's queries: the model has run past them."""
+
+    stage = "post_rope"
+
+    def __init__(self, loaded):
+        self.loaded = loaded
+
+    def layers(self):
+        return {2}
+
+    def check(self, architecture):
+        pass
+
+    def is_identity(self):
+        return False
+
+    def edit(self, architecture, layer, values):
+        values[0][:] = values[0] + 0 * self.loaded.sites(0).post_rope.output[0].sum()
+
+
+def test_an_edit_that_reads_a_layer_already_run_points_to_the_protocol(tiny_loaded):
+    loaded = tiny_loaded("llama", "sdpa")
+    prompt = _prompt(loaded.tokenizer)
+    with pytest.raises(FocusInterpError, match=r"_ReadsAnEarlierLayer.edit at layer 2 \(post_rope\) read a value the model had "
+                                               r"already computed .*list that layer in layers\(\)") as raised:
+        generate_with_interventions(loaded, prompt, [_ReadsAnEarlierLayer(loaded)], max_new_tokens=2)
+    assert "\n" not in str(raised.value)
+    with pytest.raises(FocusInterpError, match="read a value the model had already computed"):
+        _logits(loaded, prompt, [_ReadsAnEarlierLayer(loaded)])
