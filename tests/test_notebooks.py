@@ -30,6 +30,12 @@ assert not torch.equal(plain_logits, edited_logits)
 assert r_grid.shape == retrieval_grid.shape == (loaded.architecture.n_layers, loaded.architecture.n_heads)
 assert (retrieval_grid > 0).any()
 """,
+    "04_your_own_prompt": """
+assert [record["id"] for record in sweep.records] == [sample["id"] for sample in samples] == [r["id"] for r in scores.records]
+assert pattern.probabilities.shape == (1, len(samples[0]["prompt"]), len(samples[0]["prompt"]))
+assert len(frame) == len(configurations) and (frame["n"] == len(samples)).all() and frame["em"].between(0, 1).all()
+assert training.directions.query.shape == (loaded.architecture.n_layers, loaded.architecture.n_heads, loaded.architecture.head_dim)
+""",
 }
 """Per notebook: a cell appended at test time that checks what the notebook computed."""
 
@@ -78,9 +84,8 @@ def _images(cell) -> int:
 
 
 FRESH_KERNEL = """
-from focus_interp import load_model, score_heads
+from focus_interp import load_model, score_heads, train_directions
 from focus_interp.data import load_multidoc_qa
-from focus_interp.directions.run import train_directions
 
 loaded = load_model()
 samples = load_multidoc_qa("synthetic", n=4, n_documents=3, gold_positions=(1, 3))
