@@ -221,11 +221,15 @@ def test_helmet_rerank_keeps_every_relevant_passage_and_its_qrels(tmp_path):
         ("helmet_recall_ruler_mv_needle", MV_VALUES),
     ],
 )
-def test_helmet_recall_files_keep_their_needles_in_gold_segments(tmp_path, task, answers):
-    sample = build_long_context_task(task, TOKENIZER, 700, n=1, source=_helmet_folder(tmp_path))[0]
-    prompt = build_prompt(TOKENIZER, sample.parts)
+@pytest.mark.parametrize("tokenizer_of", ["tiny", "default model"])
+def test_helmet_recall_files_keep_their_needles_in_gold_segments(tmp_path, task, answers, tokenizer_of, request):
+    """Also with the default model's real tokenizer: HELMET's needles are sentences joined by spaces, and each
+    needle's segment must end on a token boundary."""
+    tokenizer = TOKENIZER if tokenizer_of == "tiny" else request.getfixturevalue("default_model").tokenizer
+    sample = build_long_context_task(task, tokenizer, 700, n=1, source=_helmet_folder(tmp_path))[0]
+    prompt = build_prompt(tokenizer, sample.parts)
     assert len(prompt) <= 700 and sample.answers == answers
-    golds = [TOKENIZER.decode(prompt.tokens(name)) for name in sample.gold_segments]
+    golds = [tokenizer.decode(prompt.tokens(name)) for name in sample.gold_segments]
     assert [sum(answer in gold for gold in golds) for answer in answers] == [1] * len(answers)
     assert "Sentence 0 describes" in prompt.text or '"key-000-aaaa"' in prompt.text  # the record's first filler
 

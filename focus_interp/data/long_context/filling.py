@@ -15,7 +15,7 @@ GOLD = "gold"
 
 Part = Segment | str
 
-_PIECE_END = re.compile(r"(?<=[.!?] )|(?<=\n)(?=[^\n])")
+_PIECE_END = re.compile(r"(?<=[.!?])(?= )|(?<=\n)(?=[^\n])")
 
 
 def fill_to_budget(
@@ -155,6 +155,7 @@ def split_golds(pieces: Sequence[str], golds: dict[int, Part]) -> tuple[list[tup
 
 
 def split_pieces(text: str) -> list[str]:
-    """``text`` cut after each sentence end followed by a space and after each run of newlines (the pieces
-    join back into ``text``)."""
+    """``text`` cut between a sentence end and the space after it, and after each run of newlines (the pieces join
+    back into ``text``; a piece keeps its leading space, which tokenizers join to its first word, so a piece's
+    ends fall on token boundaries)."""
     return [piece for piece in _PIECE_END.split(text) if piece]
