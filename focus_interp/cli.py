@@ -6,6 +6,7 @@ import argparse
 import errno
 import sys
 
+from focus_interp.data.multidoc.protocols import DEFAULT_PROTOCOL, PROTOCOLS
 from focus_interp.errors import FocusInterpError
 from focus_interp.model.loading import DEFAULT_MODEL
 
@@ -17,7 +18,13 @@ RANKING_COLUMNS = ("R", "IR", "IR_max", "sink", "R_gold", "sink_gold", "R_correc
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Every option's default after its help; the exit statuses kept as written."""
+    """Every option's default after its help (an option whose help says its default keeps its own words); the exit
+    statuses kept as written."""
+
+    def _get_help_string(self, action):
+        if action.default is None and "(default:" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 def _load(args: argparse.Namespace):
@@ -33,7 +40,11 @@ def _dataset(args: argparse.Namespace):
         dropped_answers,
         load_multidoc_qa,
     )
+    from focus_interp.data.multidoc.protocols import protocol_named
 
+    rules = protocol_named(args.protocol)
+    args.seed = rules.seed if args.seed is None else args.seed
+    args.max_new_tokens = rules.max_new_tokens if args.max_new_tokens is None else args.max_new_tokens
     options = {
         "split": args.split,
         "n": args.n,
@@ -41,6 +52,7 @@ def _dataset(args: argparse.Namespace):
         "n_documents": args.documents,
         "distractors": args.distractors,
         "seed": args.seed,
+        "protocol": args.protocol,
     }
     rows = load_multidoc_qa(args.data, **options)
     return rows, {"source": args.data, **options, "dropped_answers": dropped_answers(rows)}
@@ -53,13 +65,12 @@ class _PromptShown(Exception):
 def _inputs(args: argparse.Namespace):
     """The rows, their description for meta.json, and the loaded model; with ``--show-prompt``, the first row's
     prompt with its segments marked is printed and the command ends."""
-    from focus_interp.data import long_parts
-    from focus_interp.prompts import build_prompt
+    from focus_interp.data.samples import sample_prompts
 
     rows, data = _dataset(args)
     loaded = _load(args)
     if args.show_prompt:
-        prompt = build_prompt(loaded.tokenizer, long_parts(rows[0]), sink_tokens=getattr(args, "sink_tokens", 2))
+        prompt = sample_prompts(loaded.tokenizer, rows[0], getattr(args, "sink_tokens", 2)).long
         print(f"{rows[0]['id']}: {len(prompt)} tokens, spans {prompt.spans}\n\n{prompt.marked(loaded.tokenizer)}")
         raise _PromptShown
     return rows, data, loaded
@@ -221,6 +232,7 @@ def _retrieval_heads(args: argparse.Namespace) -> None:
     from focus_interp.data.needles import load_needles, needle_tests
     from focus_interp.heads import rank_heads
     from focus_interp.scoring.head_score_files import read_head_scores
+    from focus_interp.scoring.retrieval import NeedleRules
     from focus_interp.scoring.retrieval_run import score_retrieval_heads
 
     loaded = _load(args)
@@ -232,16 +244,18 @@ def _retrieval_heads(args: argparse.Namespace) -> None:
     tests = needle_tests(load_needles(args.needles, args.n_needles, args.seed), lengths, list(dict.fromkeys(args.depths)))
     data = {"needles": str(args.needles), "n_needles": args.n_needles, "lengths": lengths, "depths": args.depths, "seed": args.seed}
     print(f"{len(tests)} needle tests into {args.out}")
-    summary = score_retrieval_heads(loaded, tests, args.out, args.haystack, data, args.max_new_tokens, args.min_recall).summary
+    rules = NeedleRules(strict=not args.recall_at_least, stemmer=not args.no_stemmer, until_newline=not args.until_end_of_turn,
+                        story=args.story_prompt)
+    summary = score_retrieval_heads(loaded, tests, args.out, args.haystack, data, args.max_new_tokens, args.min_recall, rules=rules).summary
     if summary["n_skipped"]:
         print(f"skipped {summary['n_skipped']} tests (listed in meta.json), e.g.: {summary['skipped'][0]['reason']}")
     path = f"{args.out}/head_scores.csv"
     print(f"\nmean ROUGE-1 recall of the answer {summary['recall'] or 0:.3f}; "
-          f"{summary['n_counted']} of {summary['n_scored']} tests recall it at least {args.min_recall:g} and count")
+          f"{summary['n_counted']} of {summary['n_scored']} tests recall it {'at least' if args.recall_at_least else 'above'} {args.min_recall:g} and count")
     if not summary["n_scored"]:
         raise FocusInterpError(f"no test could be scored (see {args.out}/meta.json), e.g.: {summary['skipped'][0]['reason']}")
     if not summary["n_counted"]:
-        raise FocusInterpError(f"no test recalled its answer (see {args.out}/samples.jsonl): pass --min-recall 0 to count every test")
+        raise FocusInterpError(f"no test recalled its answer (see {args.out}/samples.jsonl): pass --recall-at-least --min-recall 0 to count every test")
     print(f"top {args.top} retrieval heads:")
     for row in rank_heads(read_head_scores(path), "retrieval")[: args.top]:
         print(f"  layer {row['layer']:>3} head {row['head']:>3}  retrieval {row['retrieval']:.3f}")
@@ -359,8 +373,10 @@ def _add_scoring_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gold-positions", type=int, nargs="+", help="1-based (default: those of 1 5 10 15 20 within --documents)")
     parser.add_argument("--documents", type=int, default=20, help="documents per prompt")
     parser.add_argument("--distractors", default="hard", choices=["hard", "random"], help="oracle-file distractors")
-    parser.add_argument("--max-new-tokens", type=int, default=32, help="length of the greedy responses, in tokens")
-    parser.add_argument("--seed", type=int, default=0, help="seeds the train/test split (and the random heads)")
+    parser.add_argument("--protocol", default=DEFAULT_PROTOCOL, choices=list(PROTOCOLS),
+                        help="how samples are built and rendered: the paper's code, or Lost in the Middle's files as they are (README, Protocols)")
+    parser.add_argument("--max-new-tokens", type=int, help="length of the greedy responses, in tokens (default: the protocol's, paper 100, lost-in-the-middle 32)")
+    parser.add_argument("--seed", type=int, help="seeds the train/test split, the distractor shuffles and the random heads (default: the protocol's, paper 42, lost-in-the-middle 0)")
     parser.add_argument("--show-prompt", action="store_true", help="print the first sample's prompt with its segments marked, then stop")
 
 
@@ -428,7 +444,11 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--lengths", type=int, nargs="+", default=[1000, 2000, 4000, 8000], help="context lengths in tokens (capped by the window)")
     retrieval.add_argument("--depths", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 1.0], help="needle depths in [0, 1]")
     retrieval.add_argument("--max-new-tokens", type=int, default=50, help="length of the greedy answers, in tokens")
-    retrieval.add_argument("--min-recall", type=float, default=0.5, help="ROUGE-1 recall of the answer a test needs to count (0 counts all)")
+    retrieval.add_argument("--min-recall", type=float, default=0.5, help="a test counts when the answer's ROUGE-1 recall is above this (Wu et al.: x 100 > 50)")
+    retrieval.add_argument("--recall-at-least", action="store_true", help="count a test at recall equal to --min-recall too (with 0: every test)")
+    retrieval.add_argument("--no-stemmer", action="store_true", help="ROUGE-1 on the words as they are, not Porter stems (Wu et al. stem)")
+    retrieval.add_argument("--until-end-of-turn", action="store_true", help="stop each answer at the end of turn, not after its first newline (Wu et al.)")
+    retrieval.add_argument("--story-prompt", action="store_true", help="open the prompt with 'This is a very long story book: <book>' instead of Wu et al.'s '<book>'")
     retrieval.add_argument("--out", required=True, help="run folder (a rerun resumes it)")
     retrieval.add_argument("--seed", type=int, default=0, help="seeds the generated needles")
     retrieval.add_argument("--top", type=int, default=10, help="heads to print")

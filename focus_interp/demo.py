@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from focus_interp.data import load_multidoc_qa
+from focus_interp.data.multidoc.protocols import DEFAULT_PROTOCOL, PROTOCOLS
 from focus_interp.directions import read_directions
 from focus_interp.directions.run import train_directions
 from focus_interp.errors import FocusInterpError
@@ -61,7 +62,7 @@ class DemoSizes:
             raise FocusInterpError(f"k must be between 1 and the model's {n_heads} heads, got {self.k}")
 
 
-DEFAULT_SIZES = DemoSizes(24, 15, 20, (1, 10, 20), 32, 20, 0.1, 0.5, 10, 1e-2)
+DEFAULT_SIZES = DemoSizes(24, 15, 20, (1, 10, 20), PROTOCOLS[DEFAULT_PROTOCOL].max_new_tokens, 20, 0.1, 0.5, 10, 1e-2)
 QUICK_SIZES = DemoSizes(3, 3, 10, (1, 5, 10), 32, 10, 0.1, 0.5, 5, 1e-2)
 
 
@@ -85,7 +86,8 @@ def run_demo(loaded: LoadedModel, out: str | Path, sizes: DemoSizes = DEFAULT_SI
     out = Path(out)
     if (out / "meta.json").exists():
         raise FocusInterpError(f"{out} holds a run of another command (it has a meta.json): pass another --out")
-    data = {"source": "synthetic", "n_documents": sizes.n_documents, "gold_positions": list(sizes.gold_positions), "seed": seed}
+    data = {"source": "synthetic", "n_documents": sizes.n_documents, "gold_positions": list(sizes.gold_positions), "seed": seed,
+            "protocol": DEFAULT_PROTOCOL}
     rows = {
         split: load_multidoc_qa(
             "synthetic", split=split, n=n, gold_positions=sizes.gold_positions, n_documents=sizes.n_documents, seed=seed

@@ -25,10 +25,13 @@ _PLACEHOLDER = "\u2063FOCUS_INTERP_USER_CONTENT\u2063"
 
 @dataclass(frozen=True)
 class Segment:
-    """A named piece of prompt text whose token span is wanted."""
+    """A named piece of prompt text whose token span is wanted. ``inside``: the span is the tokens that lie wholly
+    inside the text (a token shared with the neighbouring text is left out) rather than an error when the
+    tokenizer merges a boundary."""
 
     name: str
     text: str
+    inside: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,12 +94,15 @@ def build_prompt(
     chat_template: bool | Literal["auto"] = "auto",
     system: str | None = None,
     sink_tokens: int = 2,
+    special_tokens: bool | None = None,
 ) -> Prompt:
     """Render ``parts`` as the user turn (through the chat template when used) and locate every segment.
 
     ``response``: text placed after the generation prompt as the ``response`` segment.
     ``chat_template``: "auto" uses the tokenizer's template when it has one; True requires it; False renders
     plain text with the tokenizer's own special tokens (e.g. BOS).
+    ``special_tokens``: whether the tokenizer adds its special tokens to the rendered text (default: only without
+    a template, whose text holds them; True on a Llama 3 template gives BOS twice, as the paper's code does).
     """
     names = [part.name for part in parts if isinstance(part, Segment)]
     duplicates = sorted({name for name in names if names.count(name) > 1})
@@ -105,6 +111,7 @@ def build_prompt(
     if SINK in names or (response is not None and RESPONSE in names):
         raise FocusInterpError(f"segment names '{SINK}' and '{RESPONSE}' are reserved")
     content, char_spans = _join(parts)
+    inside = {part.name for part in parts if isinstance(part, Segment) and part.inside}
     use_template = _use_template(tokenizer, chat_template)
     prefix, suffix = _render(tokenizer, content, system) if use_template else ("", "")
     text = prefix + content + suffix
@@ -113,12 +120,13 @@ def build_prompt(
     if response is not None:
         char_spans[RESPONSE] = (len(text), len(text) + len(response))
         text += response
-    encoding = tokenizer(text, add_special_tokens=not use_template, return_offsets_mapping=True)
+    add_special = not use_template if special_tokens is None else special_tokens
+    encoding = tokenizer(text, add_special_tokens=add_special, return_offsets_mapping=True)
     ids, offsets = encoding["input_ids"], encoding["offset_mapping"]
     if not 0 <= sink_tokens <= len(ids):
         raise FocusInterpError(f"sink_tokens={sink_tokens} must be between 0 and the prompt length {len(ids)}")
     spans = {SINK: (0, sink_tokens)}
-    spans.update({name: _token_span(name, chars, offsets) for name, chars in char_spans.items()})
+    spans.update({name: _token_span(name, chars, offsets, name in inside) for name, chars in char_spans.items()})
     return Prompt(text=text, input_ids=tuple(ids), spans=spans)
 
 
@@ -162,9 +170,15 @@ def _render(tokenizer, content: str, system: str | None) -> tuple[str, str]:
     return prefix, suffix
 
 
-def _token_span(name: str, chars: tuple[int, int], offsets) -> tuple[int, int]:
-    """Token indices [start, end) whose characters are exactly ``chars``; an error if a token straddles it."""
+def _token_span(name: str, chars: tuple[int, int], offsets, inside: bool = False) -> tuple[int, int]:
+    """Token indices [start, end) whose characters are exactly ``chars`` (with ``inside``, the tokens wholly within
+    them); an error if a token straddles an exact boundary, or if no token lies inside."""
     start_char, end_char = chars
+    if inside:
+        within = [i for i, (begin, end) in enumerate(offsets) if end > begin and begin >= start_char and end <= end_char]
+        if not within:
+            raise FocusInterpError(f"segment '{name}' holds no whole token")
+        return within[0], within[-1] + 1
     starts, ends = {}, {}
     for i, (begin, end) in enumerate(offsets):
         if end > begin:

@@ -61,6 +61,6 @@ def test_tasks_lists_every_task_and_says_which_can_run(capsys):
 def test_show_prompt_prints_the_first_prompt_with_its_spans_and_writes_nothing(inputs, tmp_path, capsys):
     assert main(command(inputs, tmp_path / "run", "heads", "--show-prompt")) == 0
     out = capsys.readouterr().out
-    assert out.startswith("0-g1: ") and "[[doc_1]]Document [1](Title:" in out and "[[/doc_3]]" in out
+    assert out.startswith("0-g1: ") and "Document [1]([[doc_1]]Title:" in out and "[[/doc_3]]" in out
     assert "[[question]]Question:" in out and "[[sink]]" in out
     assert not (tmp_path / "run").exists()

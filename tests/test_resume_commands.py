@@ -21,7 +21,7 @@ CASES = [
     ("compensate", THREE, "focus_interp.evaluation.multidoc._evaluate_row", "samples.jsonl", "results.csv"),
     ("evaluate", THREE, "focus_interp.evaluation.multidoc._evaluate_row", "samples.jsonl", "results.csv"),
     ("train-directions", THREE, "focus_interp.directions.cache.cache_sample", "cache/samples.jsonl", "directions.safetensors"),
-    ("retrieval-heads", ["--depths", "0", "0.5", "1", "--min-recall", "0"],
+    ("retrieval-heads", ["--depths", "0", "0.5", "1", "--min-recall", "0", "--recall-at-least"],
      "focus_interp.scoring.retrieval_run.score_needle_prompt", "samples.jsonl", "head_scores.csv"),
     ("long-context", THREE, "focus_interp.evaluation.long_context.generate_with_span_attention", "samples.jsonl", "results.csv"),
 ]

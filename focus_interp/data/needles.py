@@ -19,7 +19,7 @@ from focus_interp.files import read_jsonl
 from focus_interp.prompts import Prompt, Segment, build_prompt
 
 NEEDLE = "needle"
-BOOK_OPENING = "This is a very long story book: <book>"
+STORY_OPENING = "This is a very long story book: <book>"
 _GENERATED_PEOPLE = ["Mira Solvang", "Tobias Reinholt", "Ada Quennell", "Jonas Perrault", "Lena Varga", "Emil Duarte"]
 _GENERATED_PLACES = ["the lighthouse at Kettlewick", "the old mill of Brandora", "the harbour of Sevenmarsh"]
 _GENERATED_THINGS = ["a blue umbrella and a jar of plum jam", "seven brass keys and a map of the river", "a violin case full of seeds"]
@@ -106,13 +106,17 @@ def needle_tests(needles: Sequence[dict], lengths: Sequence[int], depths: Sequen
     ]
 
 
-def needle_prompt(tokenizer, haystack: str, test: dict, sink_tokens: int = 2) -> Prompt:
+def needle_prompt(tokenizer, haystack: str, test: dict, sink_tokens: int = 2, story: bool = False) -> Prompt:
     """The prompt of ``test``: about ``test["length"]`` tokens, the needle (span ``needle``) after the sentence
-    that ends nearest before ``depth`` of the haystack part; an error when the length leaves no room for text."""
-    closing = f" </book>.\nBased on the content of the book, Question: {test['question']}\nAnswer:"
+    that ends nearest before ``depth`` of the haystack part; an error when the length leaves no room for text.
+
+    Wu et al.'s chat prompt: ``<book>{context}</book>\nBased on the content of the book, Question: {question}\nAnswer:``;
+    ``story`` opens with ``This is a very long story book: <book>`` and closes with `` </book>.`` instead."""
+    question = f"\nBased on the content of the book, Question: {test['question']}\nAnswer:"
+    opening, closing = (STORY_OPENING, " </book>." + question) if story else ("<book>", "</book>" + question)
 
     def parts(before: str, after: str) -> list:
-        return [BOOK_OPENING, before, Segment(NEEDLE, " " + test["needle"]), after, closing]
+        return [opening, before, Segment(NEEDLE, " " + test["needle"]), after, closing]
 
     overhead = len(build_prompt(tokenizer, parts("", ""), sink_tokens=sink_tokens))
     budget = test["length"] - overhead
@@ -126,7 +130,7 @@ def needle_prompt(tokenizer, haystack: str, test: dict, sink_tokens: int = 2) ->
     text = haystack[: offsets[budget - 1][1]]
     cut = _sentence_end_before(text, int(test["depth"] * len(text)))
     before, after = text[:cut], text[cut:]
-    before = " " + before if before else ""
+    before = " " + before if before and story else before
     after = " " + after if after and not after.startswith(" ") else after
     return build_prompt(tokenizer, parts(before, after), sink_tokens=sink_tokens)
 

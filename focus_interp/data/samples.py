@@ -13,12 +13,17 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from focus_interp.data.multidoc.parts import (
-    document_name,
+    gold_only_segment,
     gold_parts,
     gold_segment,
     irrelevant_segments,
     long_parts,
     no_gold_parts,
+)
+from focus_interp.data.multidoc.protocols import (
+    DEFAULT_PROTOCOL,
+    protocol_named,
+    protocol_of,
 )
 from focus_interp.errors import FocusInterpError
 from focus_interp.prompts import Prompt, build_prompt
@@ -98,21 +103,29 @@ def prompt_sample(
     }
 
 
+def response_length(rows, max_new_tokens: int | None) -> int:
+    """``max_new_tokens``, or when None the response length of the rows' protocol (the default protocol's for
+    samples of your own): 100 tokens under ``paper``, 32 under ``lost-in-the-middle``."""
+    if max_new_tokens is not None:
+        return max_new_tokens
+    first = next(iter(rows), {})
+    return (protocol_of(first) if "prompt" not in first else protocol_named(DEFAULT_PROTOCOL)).max_new_tokens
+
+
 def sample_prompts(tokenizer, row: dict, sink_tokens: int = 2) -> SamplePrompts:
     """The prompts of ``row``: a ``prompt_sample`` as given, or a multi-document QA row rendered by the Lost in the
-    Middle template (the gold document alone as Document [1], the distractors alone renumbered from 1)."""
+    Middle template under the row's protocol (``data.multidoc.protocols``)."""
     if "prompt" in row:
         return SamplePrompts(
             str(row["id"]), row["prompt"], row["relevant"], tuple(row["irrelevant"]), tuple(row["answers"]),
             row.get("gold_prompt"), row.get("gold_relevant"), row.get("no_gold_prompt"),
         )
+    special_tokens = protocol_of(row).special_tokens
+
+    def render(parts):
+        return build_prompt(tokenizer, parts, sink_tokens=sink_tokens, special_tokens=special_tokens)
+
     return SamplePrompts(
-        str(row["id"]),
-        build_prompt(tokenizer, long_parts(row), sink_tokens=sink_tokens),
-        gold_segment(row),
-        tuple(irrelevant_segments(row)),
-        tuple(row["answers"]),
-        build_prompt(tokenizer, gold_parts(row), sink_tokens=sink_tokens),
-        document_name(1),
-        build_prompt(tokenizer, no_gold_parts(row), sink_tokens=sink_tokens),
+        str(row["id"]), render(long_parts(row)), gold_segment(row), tuple(irrelevant_segments(row)),
+        tuple(row["answers"]), render(gold_parts(row)), gold_only_segment(row), render(no_gold_parts(row)),
     )

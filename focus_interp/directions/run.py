@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from focus_interp.data.samples import response_length
 from focus_interp.directions.cache import build_cache, check_cache_dtype
 from focus_interp.directions.files import Directions, load_directions, save_directions
 from focus_interp.directions.training import (
@@ -40,18 +41,20 @@ def train_directions(
     lr: float = 1e-3,
     init_std: float = 0.01,
     seed: int = 0,
-    max_new_tokens: int = 32,
+    max_new_tokens: int | None = None,
     cache_dtype: str = "float16",
     progress: bool = True,
 ) -> TrainingResult:
     """Cache every row (resuming), train, write the directions file and the loss curves; returns the directions,
     their loss curves and the run's summary. With ``out`` None the cache lives in a temporary folder, removed after.
+    ``max_new_tokens`` (of the gold responses) defaults to the rows' protocol's (``response_length``).
 
     A rerun whose directions file was trained with the same settings on a cache of the same rows, response length
     and dtype reads it instead of training again; any other rerun removes it before training, so the file and
     the loss curves always come from one training."""
     check_training_settings(epochs, lr, init_std)
     check_cache_dtype(cache_dtype)
+    max_new_tokens = response_length(rows, max_new_tokens)
     check_max_new_tokens(max_new_tokens)
     check_unique_ids(rows)
     arguments = (data, site, epochs, lr, init_std, seed, max_new_tokens, cache_dtype, progress)

@@ -14,6 +14,7 @@ from typing import Sequence
 from focus_interp.data.samples import (
     check_samples_have,
     check_samples_have_answers,
+    response_length,
     sample_prompts,
 )
 from focus_interp.directions import Directions
@@ -46,7 +47,7 @@ def run_sweep(
     configurations: Sequence[Configuration],
     head_sets: HeadSets,
     data: dict | None = None,
-    max_new_tokens: int = 32,
+    max_new_tokens: int | None = None,
     directions: Directions | None = None,
     batch_size: int = 16,
     progress: bool = True,
@@ -57,8 +58,9 @@ def run_sweep(
     ``rows``: multi-document QA rows or ``prompt_sample``s with answers (and the prompts of the baselines asked
     for). Split softmaxes share each prompt's prefill (``generate_split_softmax_sweep``); focus directions need
     ``directions`` and run one generation each. Rows whose prompts do not fit the window are skipped and listed
-    in ``meta.json``.
+    in ``meta.json``. ``max_new_tokens`` defaults to the rows' protocol's (``response_length``).
     """
+    max_new_tokens = response_length(rows, max_new_tokens)
     if batch_size < 1:
         raise FocusInterpError(f"batch_size must be at least 1, got {batch_size}")
     check_samples_have_answers(rows, "a sweep measures EM with")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+from functools import lru_cache
 from typing import Mapping, Sequence
 
 from focus_interp.errors import FocusInterpError
@@ -23,7 +23,6 @@ METRICS = (
     "rouge_l_f1",
 )
 _RANKING = re.compile(r"(\d+)(?:\s*>\s*(\d+))*")
-_ROUGE_SEPARATORS = re.compile(r"[^a-z0-9]+")
 
 
 def substring_exact_match(prediction: str, answers: Sequence[str]) -> float:
@@ -99,51 +98,25 @@ def multiple_choice_accuracy(prediction: str, answers: Sequence[str]) -> float:
     return float(exact or answers[1].lower() in prediction.lower())
 
 
-def rouge_f1(prediction: str, references: Sequence[str]) -> float:
-    """ROUGE-L F1 of ``prediction``, the best over ``references``.
-
-    Tokens are the runs of [a-z0-9] of the lower-cased text (ROUGE's tokenizer); precision and recall are the
-    longest common subsequence over the prediction's and the reference's token counts; F1 is 0.0 when either
-    side has no tokens. HELMET's rouge_score also reduces tokens to their Porter stems, so it scores inflected
-    forms ("cats" and "cat") as equal where this function does not.
-    """
-    predicted = _rouge_tokens(prediction)
-    return max((_lcs_f1(predicted, _rouge_tokens(reference)) for reference in references), default=0.0)
+def rouge_f1(prediction: str, references: Sequence[str], stemmer: bool = True) -> float:
+    """ROUGE-L F1 of ``prediction``, the best over ``references``, by ``rouge_score`` as HELMET scores it (Porter
+    stemmer on; ``stemmer=False`` compares words as they are)."""
+    scorer = _scorer("rougeL", stemmer)
+    return max((scorer.score(reference, prediction)["rougeL"].fmeasure for reference in references), default=0.0)
 
 
-def rouge1_recall(prediction: str, reference: str) -> float:
-    """ROUGE-1 recall: the share of ``reference``'s tokens (ROUGE's tokenizer, as ``rouge_f1``) found in
-    ``prediction``, each counted at most as often as it occurs there; 0.0 for a reference without tokens."""
-    reference_tokens = _rouge_tokens(reference)
-    if not reference_tokens:
-        return 0.0
-    overlap = Counter(_rouge_tokens(prediction)) & Counter(reference_tokens)
-    return sum(overlap.values()) / len(reference_tokens)
+def rouge1_recall(prediction: str, reference: str, stemmer: bool = True) -> float:
+    """ROUGE-1 recall of ``prediction`` against ``reference`` by ``rouge_score``, as Wu et al. score a needle test
+    (Porter stemmer on): the share of the reference's words found in the prediction, each counted at most as often
+    as it occurs there; 0.0 for a reference without words."""
+    return _scorer("rouge1", stemmer).score(reference, prediction)["rouge1"].recall
 
 
-def _rouge_tokens(text: str) -> list[str]:
-    return _ROUGE_SEPARATORS.sub(" ", text.lower()).split()
+@lru_cache(maxsize=None)
+def _scorer(kind: str, stemmer: bool):
+    from rouge_score import rouge_scorer
 
-
-def _lcs_f1(predicted: Sequence[str], reference: Sequence[str]) -> float:
-    if not predicted or not reference:
-        return 0.0
-    lcs = _lcs_length(predicted, reference)
-    if lcs == 0:
-        return 0.0
-    precision, recall = lcs / len(predicted), lcs / len(reference)
-    return 2 * precision * recall / (precision + recall)
-
-
-def _lcs_length(first: Sequence[str], second: Sequence[str]) -> int:
-    """Length of the longest common subsequence, by dynamic programming over one row at a time."""
-    previous = [0] * (len(second) + 1)
-    for token in first:
-        current = [0]
-        for j, other in enumerate(second, start=1):
-            current.append(previous[j - 1] + 1 if token == other else max(previous[j], current[j - 1]))
-        previous = current
-    return previous[-1]
+    return rouge_scorer.RougeScorer([kind], use_stemmer=stemmer)
 
 
 def score(metric: str, prediction: str, answers: Sequence[str], qrels: Mapping[str, int] | None = None) -> float:

@@ -23,11 +23,19 @@ def stop_token_ids(loaded: LoadedModel) -> list[int]:
     return sorted(ids)
 
 
-def cut_at_stop(tokens: Sequence[int], stops: Sequence[int]) -> list[int]:
-    """The tokens before the first stop token."""
+def newline_token_ids(loaded: LoadedModel) -> list[int]:
+    """The id of the token that is a newline alone (Wu et al.'s decoding stops after it)."""
+    ids = loaded.tokenizer("\n", add_special_tokens=False)["input_ids"]
+    if len(ids) != 1:
+        raise FocusInterpError(f"this tokenizer has no single newline token (it encodes a newline as {ids})")
+    return ids
+
+
+def cut_at_stop(tokens: Sequence[int], stops: Sequence[int], keep_stop: bool = False) -> list[int]:
+    """The tokens before the first stop token (through it, with ``keep_stop``)."""
     for index, token in enumerate(tokens):
         if token in stops:
-            return list(tokens[:index])
+            return list(tokens[: index + keep_stop])
     return list(tokens)
 
 
@@ -47,12 +55,12 @@ def check_fits_window(loaded: LoadedModel, n_prompt: int, max_new_tokens: int) -
         )
 
 
-def greedy_kwargs(loaded: LoadedModel, max_new_tokens: int) -> dict:
-    """Keyword arguments of a greedy ``generate`` that stops at the end of the turn."""
+def greedy_kwargs(loaded: LoadedModel, max_new_tokens: int, stops: Sequence[int] | None = None) -> dict:
+    """Keyword arguments of a greedy ``generate`` that stops at the end of the turn (or at ``stops``)."""
     return {
         "max_new_tokens": max_new_tokens,
         "do_sample": False,
-        "eos_token_id": stop_token_ids(loaded),
+        "eos_token_id": stop_token_ids(loaded) if stops is None else list(stops),
         "pad_token_id": loaded.tokenizer.pad_token_id,
     }
 
@@ -89,11 +97,13 @@ def traced_greedy(
     each_step: Callable[[int], None],
     attention_mask: Int[Tensor, "batch T"] | None = None,
     past_key_values=None,
+    stops: Sequence[int] | None = None,
+    keep_stop: bool = False,
 ) -> list[list[int]]:
     """Greedy generation of up to ``n_steps`` tokens per row through nnsight, calling ``each_step(step)`` inside
     the trace at every decoding step (step 0 reads the prompt, or its uncached tail when ``past_key_values`` holds
-    a prefix); returns each row's generated ids before its first stop token. A generation that stops early simply
-    runs fewer steps. ``each_step`` must touch the same nnsight nodes at every step: nnsight counts a node's steps
+    a prefix); returns each row's generated ids before its first stop token (the end of turn, or ``stops``;
+    through it with ``keep_stop``). A generation that stops early simply runs fewer steps. ``each_step`` must touch the same nnsight nodes at every step: nnsight counts a node's steps
     from the step that first touches it.
     """
     ids = ids.to(loaded.device)
@@ -101,11 +111,11 @@ def traced_greedy(
     extra = {} if past_key_values is None else {"past_key_values": past_key_values}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*was never reached.*")
-        with loaded.model.generate(**greedy_kwargs(loaded, n_steps), **extra) as tracer:
+        with loaded.model.generate(**greedy_kwargs(loaded, n_steps, stops), **extra) as tracer:
             with tracer.invoke(ids, attention_mask=attention_mask):
                 for step in tracer.iter[0:n_steps]:
                     each_step(step)
             with tracer.invoke():
                 generated = tracer.result.save()
-    stops = stop_token_ids(loaded)
-    return [cut_at_stop(row, stops) for row in generated[:, ids.shape[1] :].tolist()]
+    stops = stop_token_ids(loaded) if stops is None else stops
+    return [cut_at_stop(row, stops, keep_stop) for row in generated[:, ids.shape[1] :].tolist()]

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from focus_interp.data.samples import sample_prompts
+from focus_interp.data.samples import response_length, sample_prompts
 from focus_interp.errors import FocusInterpError
 from focus_interp.model.generation import check_fits_window
 from focus_interp.model.loading import LoadedModel
@@ -26,7 +26,7 @@ def score_heads(
     rows,
     out: str | Path | None = None,
     data: dict | None = None,
-    max_new_tokens: int = 32,
+    max_new_tokens: int | None = None,
     sink_tokens: int = 2,
     progress: bool = True,
     interventions: Sequence = (),
@@ -39,11 +39,13 @@ def score_heads(
     ``data`` describes where the rows came from (kept in ``meta.json``). A row that cannot be scored (its prompt
     plus ``max_new_tokens`` exceeds the model's window, or a segment cannot be located) is skipped and listed in
     ``meta.json``. Interrupting keeps every finished sample; rerunning with the same settings resumes.
+    ``max_new_tokens`` defaults to the rows' protocol's (``response_length``).
     ``interventions`` (position-free, e.g. focus directions) apply to both prompts of every sample;
     ``interventions_settings`` describes them in ``meta.json`` (settings a resumed run must match).
     """
     if sink_tokens < 0:
         raise FocusInterpError(f"sink_tokens must be 0 or more, got {sink_tokens}")
+    max_new_tokens = response_length(rows, max_new_tokens)
     few = next((row for row in rows if "prompt" not in row and len(row["documents"]) < 2), None)
     if few is not None:
         raise FocusInterpError(

@@ -74,10 +74,13 @@ def generate_reading_rows(
     reduce: Callable[[Tensor, int], Tensor],
     n_steps: int,
     interventions: Sequence = (),
+    stops: Sequence[int] | None = None,
+    keep_stop: bool = False,
 ) -> tuple[list[int], list[Tensor]]:
     """Greedy response to ``prompt`` over up to ``n_steps`` decoding steps, and per step s the stacked
     ``reduce`` [layers, ...] of the row that step computes: step 0's is the last prompt token's row (which
-    predicts response token 0), step s's is response token s - 1's row.
+    predicts response token 0), step s's is response token s - 1's row. ``stops``, ``keep_stop``: as
+    ``traced_greedy``'s (default: stop before the end of turn).
     """
     n_prompt = len(prompt)
     rows = []
@@ -89,7 +92,7 @@ def generate_reading_rows(
         apply_interventions(loaded, [*interventions, reader])
         rows.append(reader.layers_read)
 
-    response = traced_greedy(loaded, prompt.ids(), n_steps, step)[0]
+    response = traced_greedy(loaded, prompt.ids(), n_steps, step, stops=stops, keep_stop=keep_stop)[0]
     return response, [torch.stack(layers).cpu() for layers in rows]
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
@@ -14,7 +15,7 @@ from focus_interp.metrics.long_context import rouge1_recall
 from focus_interp.model.loading import LoadedModel
 from focus_interp.runs.run_folder import RunFolder, process_rows, sample_settings
 from focus_interp.scoring.head_scores import HeadScores
-from focus_interp.scoring.retrieval import score_needle_prompt
+from focus_interp.scoring.retrieval import NeedleRules, score_needle_prompt
 
 HAYSTACK_CHARACTERS_PER_TOKEN = 6
 
@@ -28,11 +29,12 @@ def score_retrieval_heads(
     max_new_tokens: int = 50,
     min_recall: float = 0.5,
     progress: bool = True,
+    rules: NeedleRules = NeedleRules(),
 ) -> HeadScores:
     """Score every test (rows of ``needle_tests``) not yet in ``out``; rewrite ``head_scores.csv`` and
     ``meta.json``; returns the scores (``kind`` retrieval; ``out`` None keeps them in memory). A test whose prompt
-    does not fit the window is skipped and listed. The run pins the needles' text and ``min_recall`` as well as
-    the tests."""
+    does not fit the window is skipped and listed. ``rules``: Wu et al.'s decoding and counting by default. The
+    run pins the needles' text, ``min_recall`` and the rules as well as the tests."""
     if not 0.0 <= min_recall <= 1.0:
         raise FocusInterpError(f"min_recall must lie in [0, 1], got {min_recall}")
     needles = sorted({(test["needle"], test["answer"]) for test in tests})
@@ -40,17 +42,19 @@ def score_retrieval_heads(
         **sample_settings(loaded, tests, {"haystack": str(haystack), **(data or {})}, max_new_tokens),
         "needles": [list(needle) for needle in needles],
         "min_recall": min_recall,
+        "rules": asdict(rules),
     }
     text = haystack_text(haystack, HAYSTACK_CHARACTERS_PER_TOKEN * max(test["length"] for test in tests))
     with RunFolder(out, settings) as folder:
         records, skipped = folder.records(), []
 
         def score(test: dict) -> dict:
-            prompt = needle_prompt(loaded.tokenizer, text, test)
+            prompt = needle_prompt(loaded.tokenizer, text, test, story=rules.story)
             span = answer_span(prompt, loaded.tokenizer, test["answer"])
-            response, scores = score_needle_prompt(loaded, prompt, span, max_new_tokens)
-            answer = loaded.tokenizer.decode(response)
-            recall = rouge1_recall(answer, test["answer"])
+            response, scores = score_needle_prompt(loaded, prompt, span, max_new_tokens, rules.until_newline)
+            answer = loaded.tokenizer.decode(response, skip_special_tokens=rules.until_newline)
+            answer = answer.strip() if rules.until_newline else answer
+            recall = rouge1_recall(answer, test["answer"], rules.stemmer)
             return {
                 "id": test["id"],
                 "question": test["question"],
@@ -60,7 +64,7 @@ def score_retrieval_heads(
                 "answer_span": list(span),
                 "response": answer,
                 "recall": recall,
-                "counted": recall >= min_recall,
+                "counted": rules.counts(recall, min_recall),
                 "scores": {"retrieval": [[round(float(x), 8) for x in layer] for layer in scores]},
             }
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from focus_interp.data import (
+    INSTRUCTION,
     gold_parts,
     gold_segment,
     irrelevant_segments,
@@ -20,6 +21,7 @@ from focus_interp.data import (
     synthetic_multidoc_qa,
 )
 from focus_interp.data.multidoc.distractors import BM25
+from focus_interp.data.samples import sample_prompts
 from focus_interp.errors import FocusInterpError
 from focus_interp.metrics.exact_match import normalize_answer
 from focus_interp.prompts import Segment, build_prompt
@@ -116,7 +118,7 @@ def test_n_takes_whole_questions_in_order():
 
 
 def test_synthetic_rows_are_the_generator_samples_with_the_gold_moved():
-    rows = load_multidoc_qa(n=10, gold_positions=(2, 8), n_documents=8, seed=5)
+    rows = load_multidoc_qa(n=10, gold_positions=(2, 8), n_documents=8, seed=5, protocol="lost-in-the-middle")
     for row in rows:
         sample = synthetic_multidoc_qa(400, n_documents=8, gold_position=row["gold_position"], seed=5)[
             row["question_index"]
@@ -144,7 +146,7 @@ def test_bm25_hand_worked():
 def test_hard_distractors_are_bm25_ranked_and_leave_out_answers(tiny_oracle):
     """For "who painted the blue door": the old door shares 'the', 'door' and 'painted'; the red bridge shares
     only 'the' but is shorter than the green tower; the blue lake passage names the answer Ana Lind."""
-    rows = load_multidoc_qa(tiny_oracle, split="all", gold_positions=(1, 3), n_documents=3)
+    rows = load_multidoc_qa(tiny_oracle, split="all", gold_positions=(1, 3), n_documents=3, protocol="lost-in-the-middle")
     assert rows["id"] == ["0-g1", "0-g3", "1-g1", "1-g3", "2-g1", "2-g3", "3-g1", "3-g3", "4-g1", "4-g3"]
     gold = passage("Blue Door", "The Blue Door was painted by Ana Lind.", is_gold=True)
     old_door = passage("Old Door", "The old door is painted white.")
@@ -205,7 +207,7 @@ def lim_directory(tmp_path) -> Path:
 
 
 def test_lost_in_the_middle_files_are_read_as_they_are(lim_directory):
-    rows = load_multidoc_qa(lim_directory, split="all", gold_positions=(1, 3), n_documents=3)
+    rows = load_multidoc_qa(lim_directory, split="all", gold_positions=(1, 3), n_documents=3, protocol="lost-in-the-middle")
     assert rows["id"] == ["0-g1", "0-g3", "1-g1", "1-g3"]
     assert rows[3]["question"] == "q one" and rows[3]["answers"] == ["a1"]
     assert rows[3]["documents"] == [
@@ -262,7 +264,7 @@ def test_lost_in_the_middle_rows_built_from_the_retrieval_file(tmp_path):
     write_jsonl_gz(tmp_path / RETRIEVAL_FILE, RETRIEVAL_LINES)
     only_first_position = [lim_line("q zero", ["a0"], ["G0", "X", "Y"], 0)]
     write_jsonl_gz(tmp_path / "nq-open-3_total_documents_gold_at_0.jsonl.gz", only_first_position)
-    rows = load_multidoc_qa(tmp_path, split="all", gold_positions=(1, 3), n_documents=3)
+    rows = load_multidoc_qa(tmp_path, split="all", gold_positions=(1, 3), n_documents=3, protocol="lost-in-the-middle")
     assert rows["id"] == ["0-g1", "0-g3", "1-g1", "1-g3"]
     gold, x, y = passage("G0", "Chunk of G0.", is_gold=True), passage("X", "About X."), passage("Y", "About Y.")
     assert rows[0]["documents"] == [gold, x, y] and rows[1]["documents"] == [x, y, gold]
@@ -372,11 +374,15 @@ def segments(parts) -> dict[str, str]:
     return {part.name: part.text for part in parts if isinstance(part, Segment)}
 
 
-def test_long_gold_and_no_gold_parts():
-    red = "(Title: Red Bridge) The red bridge is in Oslo."
-    blue = "(Title: Blue Door) The Blue Door was painted by Ana Lind."
-    old = "(Title: Old Door) The old door is painted white."
-    long, gold, no_gold = segments(long_parts(ROW)), segments(gold_parts(ROW)), segments(no_gold_parts(ROW))
+RED = "(Title: Red Bridge) The red bridge is in Oslo."
+BLUE = "(Title: Blue Door) The Blue Door was painted by Ana Lind."
+OLD = "(Title: Old Door) The old door is painted white."
+
+
+def test_lost_in_the_middle_parts_renumber_and_span_whole_documents():
+    red, blue, old = RED, BLUE, OLD
+    row = {**ROW, "protocol": "lost-in-the-middle"}
+    long, gold, no_gold = segments(long_parts(row)), segments(gold_parts(row)), segments(no_gold_parts(row))
     assert [long["doc_1"], long["doc_2"], long["doc_3"]] == [
         f"Document [1]{red}",
         f"Document [2]{blue}",
@@ -386,6 +392,18 @@ def test_long_gold_and_no_gold_parts():
     assert [no_gold["doc_1"], no_gold["doc_2"]] == [f"Document [1]{red}", f"Document [2]{old}"]
     assert "doc_3" not in no_gold
     assert long["question"] == gold["question"] == no_gold["question"] == "Question: who painted the blue door"
+
+
+def test_paper_parts_keep_numbers_and_span_the_text_after_them():
+    """The authors' get_qa_prompt_and_gold_prompt / get_qa_prompt: gold-only and no-gold prompts keep
+    ``Document [k]``, and their needle and irrelevant documents are ``(Title: ...) text``."""
+    row = {**ROW, "protocol": "paper"}
+    long, gold, no_gold = long_parts(row), gold_parts(row), no_gold_parts(row)
+    assert segments(long) == {"instruction": INSTRUCTION, "doc_1": RED, "doc_2": BLUE, "doc_3": OLD,
+                              "question": "Question: who painted the blue door"}
+    assert "Document [2]" in gold and segments(gold)["doc_2"] == BLUE and "doc_1" not in segments(gold)
+    assert "".join(p if isinstance(p, str) else p.text for p in no_gold[2:7]) == f"Document [1]{RED}\nDocument [3]{OLD}"
+    assert all(part.inside for part in long if isinstance(part, Segment) and part.name.startswith("doc_"))
 
 
 def test_gold_and_irrelevant_segments():
@@ -444,3 +462,65 @@ def test_oracle_hard_and_random_distractors_differ(oracle_rows):
         assert hard_row["documents"] != random_row["documents"]
         position = hard_row["gold_position"] - 1
         assert hard_row["documents"][position] == random_row["documents"][position]
+
+
+def test_paper_rows_shuffle_the_same_distractors_anew_for_every_gold_position():
+    """The authors' process_single_sample: the same distractors for every gold position of a question,
+    ``random.shuffle``d each time, the gold inserted at its position."""
+    options = dict(n=6, gold_positions=(1, 4, 8), n_documents=8)
+    paper, plain = load_multidoc_qa(**options, seed=3), load_multidoc_qa(**options, seed=3, protocol="lost-in-the-middle")
+    assert paper["protocol"] == ["paper"] * 6 and plain["protocol"] == ["lost-in-the-middle"] * 6
+    orders = []
+    for shuffled, kept in zip(paper, plain):
+        assert shuffled["documents"][shuffled["gold_position"] - 1] == kept["documents"][kept["gold_position"] - 1]
+        distractors = [d["title"] for d in shuffled["documents"] if not d["is_gold"]]
+        assert sorted(distractors) == sorted(d["title"] for d in kept["documents"] if not d["is_gold"])
+        orders.append(distractors)
+    assert len({tuple(order) for order in orders[:3]}) == 3
+    assert load_multidoc_qa(**options, seed=3)["documents"] == paper["documents"]
+    assert load_multidoc_qa(**options, seed=4)["documents"] != paper["documents"]
+
+
+def test_paper_split_is_the_authors_permutation(tiny_oracle):
+    """Their train_test_split: ``random.seed(42); random.shuffle(lines)``, the first half train."""
+    lines = list(range(len(TINY_ORACLE)))
+    random.seed(42)
+    random.shuffle(lines)
+    half = len(lines) // 2
+    rows = {split: load_multidoc_qa(tiny_oracle, split=split, gold_positions=(1,), n_documents=2) for split in ("train", "test")}
+    assert set(rows["train"]["question_index"]) == set(lines[:half])
+    assert set(rows["test"]["question_index"]) == set(lines[half:])
+
+
+def test_paper_spans_on_the_default_tokenizer_are_the_text_after_document_k(default_model):
+    """SmolLM2 joins ``](`` into one token: the paper's span is the tokens wholly inside ``(Title: ...) text``."""
+    tokenizer = default_model.tokenizer
+    row = load_multidoc_qa(n=1, n_documents=3, gold_positions=(2,))[0]
+    prompts = sample_prompts(tokenizer, row)
+    for number, document in enumerate(row["documents"], start=1):
+        start, end = prompts.long.spans[f"doc_{number}"]
+        assert tokenizer.decode(prompts.long.input_ids[start - 1 : start]) == "]("
+        assert tokenizer.decode(prompts.long.input_ids[start:end]) == f"Title: {document['title']}) {document['text']}"
+    gold_start, gold_end = prompts.gold_only.spans[prompts.gold_relevant]
+    assert prompts.gold_relevant == "doc_2" and "Document [2](" in prompts.gold_only.text
+    assert tokenizer.decode(prompts.gold_only.input_ids[gold_start:gold_end]).startswith("Title: ")
+    assert "Document [1](" in prompts.no_gold.text and "Document [3](" in prompts.no_gold.text
+    plain = sample_prompts(tokenizer, {**row, "protocol": "lost-in-the-middle"})
+    start, end = plain.long.spans["doc_2"]
+    assert tokenizer.decode(plain.long.input_ids[start:end]).startswith("Document [2](Title: ")
+
+
+def test_paper_sink_on_a_llama3_style_template_is_two_bos():
+    """The authors tokenize the templated text with special tokens added: a template that opens with BOS and a
+    tokenizer that adds one give [BOS, BOS]; the other protocol keeps the template's own."""
+    from tokenizers.processors import TemplateProcessing
+
+    tokenizer = tiny_tokenizer()
+    bos = tokenizer.convert_tokens_to_ids("<s>")
+    tokenizer.backend_tokenizer.post_processor = TemplateProcessing(single="<s> $A", special_tokens=[("<s>", bos)])
+    tokenizer.chat_template = "<s>" + tokenizer.chat_template
+    row = {**ROW, "answers": ["Ana Lind"], "id": "r"}
+    paper = sample_prompts(tokenizer, {**row, "protocol": "paper"}).long
+    plain = sample_prompts(tokenizer, {**row, "protocol": "lost-in-the-middle"}).long
+    assert paper.input_ids[:2] == (bos, bos) and paper.tokens("sink") == (bos, bos)
+    assert plain.input_ids[0] == bos and plain.input_ids[1] != bos and plain.input_ids[1:] == paper.input_ids[2:]

@@ -6,8 +6,8 @@ import pytest
 
 from focus_interp import FocusInterpError
 from focus_interp.data.needles import (
-    BOOK_OPENING,
     NEEDLE,
+    STORY_OPENING,
     generated_needles,
     haystack_text,
     load_needles,
@@ -44,8 +44,19 @@ def test_the_needle_span_holds_the_needle_once_at_its_depth():
         assert abs(len(prompt) - 800) <= 3
         starts.append(prompt.spans[NEEDLE][0])
         if test["depth"] == 0.0:
-            assert prompt.text.index(needle["needle"]) == prompt.text.index(BOOK_OPENING) + len(BOOK_OPENING) + 1
+            assert prompt.text.index(needle["needle"]) == prompt.text.index("<book>") + len("<book>") + 1
     assert starts[0] < starts[1] < starts[2]
+
+
+def test_the_prompt_is_wu_et_al_s_book_prompt_or_the_story_one():
+    """Wu et al.'s chat prompt: <book>{context}</book>\nBased on the content of the book, Question: ...\nAnswer:"""
+    needle = generated_needles(1)[0]
+    test = needle_tests([needle], [400], [1.0])[0]
+    wu, story = needle_prompt(TOKENIZER, HAYSTACK, test), needle_prompt(TOKENIZER, HAYSTACK, test, story=True)
+    user = wu.text[wu.text.index("<book>"): wu.text.rindex("Answer:") + len("Answer:")]
+    context = user[len("<book>"): user.index("</book>")]
+    assert user == f"<book>{context}</book>\nBased on the content of the book, Question: {needle['question']}\nAnswer:"
+    assert STORY_OPENING in story.text and " </book>.\nBased on" in story.text and STORY_OPENING not in wu.text
 
 
 def test_needle_tests_cover_the_grid_with_unique_ids():

@@ -122,3 +122,14 @@ def test_rouge1_recall_counts_each_reference_token_at_most_as_often_as_predicted
     # reference tokens: the, cat, sat, the, mat (5); prediction has "the" once, "cat", "mat": 3 of 5
     assert rouge1_recall("The cat; a mat.", "the cat sat the mat") == 3 / 5
     assert rouge1_recall("anything", "...") == 0.0
+
+
+def test_rouge_stems_as_rouge_score_does_with_the_porter_stemmer():
+    """Wu et al. and HELMET score with ``rouge_score`` and ``use_stemmer=True``: inflected forms match."""
+    from focus_interp.metrics.long_context import rouge1_recall
+
+    # "eating sandwiches" stems to "eat sandwich": 2 of the 4 reference words, against none without the stemmer
+    assert rouge1_recall("eating sandwiches", "eat a sandwich today") == pytest.approx(2 / 4)
+    assert rouge1_recall("eating sandwiches", "eat a sandwich today", stemmer=False) == 0.0
+    assert rouge_f1("the cats sat", ["the cat sat"]) == pytest.approx(1.0)
+    assert rouge_f1("the cats sat", ["the cat sat"], stemmer=False) == pytest.approx(2 / 3)

@@ -15,10 +15,11 @@ from focus_interp.data.needles import (
     needle_tests,
 )
 from focus_interp.heads import rank_heads
+from focus_interp.model.generation import greedy_kwargs, newline_token_ids
 from focus_interp.scoring import retrieval, retrieval_run
 from focus_interp.scoring.head_score_files import read_head_scores
 from focus_interp.scoring.response_attention import generate_reading_rows
-from focus_interp.scoring.retrieval import retrieval_score
+from focus_interp.scoring.retrieval import NeedleRules, retrieval_score
 from focus_interp.scoring.retrieval_run import score_retrieval_heads
 
 
@@ -45,7 +46,8 @@ def test_argmax_rows_are_those_of_eager_attention(tiny_loaded, family):
     loaded = tiny_loaded(family, "sdpa")
     test = needle_tests(generated_needles(1), [350], [0.5])[0]
     prompt = needle_prompt(loaded.tokenizer, haystack_text("synthetic", 5_000), test)
-    response, rows = generate_reading_rows(loaded, prompt, retrieval._newest_argmax, 6)
+    response, rows = generate_reading_rows(loaded, prompt, retrieval._newest_argmax, 6, stops=newline_token_ids(loaded), keep_stop=True)
+    assert response
     full = prompt.with_response(response)
     loaded.hf_model.set_attn_implementation("eager")
     with torch.no_grad():
@@ -60,7 +62,8 @@ def test_argmax_rows_are_those_of_eager_attention(tiny_loaded, family):
 def test_a_run_writes_retrieval_scores_and_resumes(tiny_loaded, tmp_path, monkeypatch):
     loaded = tiny_loaded("llama", "sdpa")
     tests = needle_tests(generated_needles(1), [300, 350], [0.5])
-    summary = score_retrieval_heads(loaded, tests, tmp_path, max_new_tokens=4, min_recall=0.0, progress=False).summary
+    every = NeedleRules(strict=False)
+    summary = score_retrieval_heads(loaded, tests, tmp_path, max_new_tokens=4, min_recall=0.0, progress=False, rules=every).summary
     assert summary["n_scored"] == summary["n_counted"] == 2
     rows = read_head_scores(tmp_path / "head_scores.csv")
     assert len(rows) == 3 * 4 and set(rows[0]) == {"layer", "head", "retrieval"}
@@ -70,7 +73,7 @@ def test_a_run_writes_retrieval_scores_and_resumes(tiny_loaded, tmp_path, monkey
         raise AssertionError("a finished test was scored again")
 
     monkeypatch.setattr(retrieval_run, "score_needle_prompt", fail)
-    assert score_retrieval_heads(loaded, tests, tmp_path, max_new_tokens=4, min_recall=0.0, progress=False).summary["n_scored"] == 2
+    assert score_retrieval_heads(loaded, tests, tmp_path, max_new_tokens=4, min_recall=0.0, progress=False, rules=every).summary["n_scored"] == 2
 
 
 def test_tests_that_do_not_recall_the_answer_do_not_count(tiny_loaded, tmp_path):
@@ -97,3 +100,35 @@ def test_a_test_over_the_window_is_skipped_and_listed(tiny_loaded, tmp_path):
     summary = score_retrieval_heads(loaded, tests, tmp_path, max_new_tokens=8, progress=False).summary
     assert summary["n_scored"] == 0 and "exceeds the model's window" in summary["skipped"][0]["reason"]
     assert NEEDLE == "needle"
+
+
+def test_wu_et_al_count_a_test_above_half_recall_with_stems():
+    """Their rule: ``scorer.score(real_needle, response)['rouge1'].recall * 100 > 50`` with ``use_stemmer=True``."""
+    from rouge_score import rouge_scorer
+
+    from focus_interp.metrics.long_context import rouge1_recall
+
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rougeL"], use_stemmer=True)
+    needle = "eat a sandwich and sit in Dolores Park on a sunny day"
+    for response in ["eating a sandwich in the park", "sit in Dolores Park", "eat sandwiches and sit in Dolores Park on sunny days", ""]:
+        theirs = scorer.score(needle, response)["rouge1"].recall * 100 > 50
+        assert NeedleRules().counts(rouge1_recall(response, needle), 0.5) == theirs
+    half = "eat a sandwich and sit in"  # 6 of the needle's 12 words: recall exactly 0.5
+    assert rouge1_recall(half, needle) == 0.5
+    assert not NeedleRules().counts(0.5, 0.5) and NeedleRules(strict=False).counts(0.5, 0.5)
+
+
+def test_wu_et_al_decode_through_the_first_newline_past_the_end_of_turn(tiny_loaded):
+    """Their loop stops after generating (and scoring) the first newline, and never at EOS: the same tokens as
+    Hugging Face greedy generate with the newline as its only stop."""
+    loaded = tiny_loaded("llama", "sdpa")
+    test = needle_tests(generated_needles(1), [350], [0.5])[0]
+    prompt = needle_prompt(loaded.tokenizer, haystack_text("synthetic", 5_000), test)
+    span = answer_span(prompt, loaded.tokenizer, test["answer"])
+    response, _ = retrieval.score_needle_prompt(loaded, prompt, span, 12)
+    newline = newline_token_ids(loaded)
+    with torch.no_grad():
+        expected = loaded.hf_model.generate(prompt.ids(), attention_mask=torch.ones_like(prompt.ids()),
+                                            **greedy_kwargs(loaded, 12, newline))[0, len(prompt):].tolist()
+    assert response == expected
+    assert response[-1] in newline or len(response) == 12

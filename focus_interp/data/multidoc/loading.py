@@ -19,6 +19,7 @@ from focus_interp.data.multidoc.lost_in_the_middle import (
     read_oracle,
     read_retrieval_file,
 )
+from focus_interp.data.multidoc.protocols import DEFAULT_PROTOCOL, protocol_named
 from focus_interp.data.multidoc.synthetic import synthetic_multidoc_qa
 from focus_interp.errors import FocusInterpError
 from focus_interp.metrics.exact_match import normalize_answer
@@ -35,6 +36,7 @@ FEATURES = Features(
         "documents": List({"title": Value("string"), "text": Value("string"), "is_gold": Value("bool")}),
         "gold_position": Value("int32"),
         "question_index": Value("int32"),
+        "protocol": Value("string"),
     }
 )
 
@@ -50,16 +52,23 @@ def load_multidoc_qa(
     gold_positions: Sequence[int] | None = None,
     n_documents: int = 20,
     distractors: str = "hard",
-    seed: int = 0,
+    seed: int | None = None,
+    protocol: str = DEFAULT_PROTOCOL,
 ) -> Dataset:
-    """Multi-document QA rows: ``id``, ``question``, ``answers``, ``documents``, ``gold_position``, ``question_index``.
+    """Multi-document QA rows: ``id``, ``question``, ``answers``, ``documents``, ``gold_position``, ``question_index``,
+    ``protocol``.
+
+    ``protocol`` (``data.multidoc.protocols``): ``paper`` (the default) shuffles each row's distractors anew for
+    every gold position, seeded by ``seed``, question and position, and its rows render as the authors' code
+    renders them; ``lost-in-the-middle`` keeps the order below. ``seed`` (default: the protocol's, 42 for
+    ``paper``) seeds the split, the shuffles and random distractors.
 
     Answers that normalise to nothing (``"*"``, ``"the"``) are dropped, and a question left with none has no rows;
     ``dropped_answers(rows)`` counts them.
 
     ``source``: "synthetic" (the seeded generator, 400 questions or as many as ``n`` needs, with its own
     distractors); the NQ-Open oracle file ``nq-open-oracle.jsonl.gz`` (distractors are the other questions'
-    gold passages: ``distractors`` "hard" = BM25-ranked to the question, best first, or "random" = seeded);
+    gold passages: ``distractors`` "hard" = the BM25-ranked best, or "random" = seeded);
     or a directory of Lost in the Middle's files: its ``nq-open-{n_documents}_total_documents_gold_at_{i}.jsonl.gz``
     files (``i`` = gold position - 1) read as they are when it has all those asked for, otherwise rows built
     from its ``nq-open-contriever-msmarco-retrieved-documents.jsonl.gz`` as the authors build those files
@@ -67,7 +76,7 @@ def load_multidoc_qa(
     ``distractors`` applies to the oracle file only ("hard", the default, is accepted for the other sources).
     ``documents`` are in prompt order (``title``, ``text``, ``is_gold``; title and text stripped of surrounding
     white space), exactly one gold at 1-based ``gold_position``; a question keeps the same distractors at every
-    gold position. ``gold_positions`` default to those of 1, 5, 10, 15 and 20 that fit ``n_documents``.
+    gold position (in retrieval order, BM25 order or the order of the files, unless the protocol shuffles them). ``gold_positions`` default to those of 1, 5, 10, 15 and 20 that fit ``n_documents``.
 
     A question that cannot get ``n_documents - 1`` distractors has no rows (in the NQ-Open oracle file with 20
     documents: question 1840 only, whose answer "S" is in every passage).
@@ -78,6 +87,8 @@ def load_multidoc_qa(
     generator), then by ``gold_positions``; ``n`` keeps the first ``n`` rows, so whole questions come first.
     """
     positions = _check_arguments(split, n, default_gold_positions(n_documents) if gold_positions is None else gold_positions, n_documents, distractors)
+    rules = protocol_named(protocol)
+    seed = rules.seed if seed is None else seed
     if str(source) == "synthetic":
         # Each block of 100 questions gives 50 to each split.
         blocks = math.ceil(math.ceil((n or 0) / len(positions)) / (SYNTHETIC_BLOCK // 2))
@@ -116,14 +127,18 @@ def load_multidoc_qa(
         if documents is None:
             continue
         for position in positions:
+            arranged = documents[position]
+            if rules.shuffle_distractors:
+                arranged = _shuffled(arranged, position, random.Random(f"{seed}:{index}:{position}"))
             rows.append(
                 {
                     "id": f"{index}-g{position}",
                     "question": question,
                     "answers": answers,
-                    "documents": documents[position],
+                    "documents": arranged,
                     "gold_position": position,
                     "question_index": index,
+                    "protocol": rules.name,
                 }
             )
     if n is not None and len(rows) < n:
@@ -196,6 +211,15 @@ def _check_arguments(
         if not 1 <= position <= n_documents:
             raise FocusInterpError(f"gold position {position} is outside 1..{n_documents} (n_documents)")
     return positions
+
+
+def _shuffled(documents: list[dict], position: int, rng: random.Random) -> list[dict]:
+    """``documents`` with the distractors shuffled by ``rng`` and the gold kept at 1-based ``position``, as the
+    authors' ``process_single_sample`` does (``random.shuffle(distractors)``, then the gold inserted)."""
+    gold = documents[position - 1]
+    distractors = [document for i, document in enumerate(documents) if i != position - 1]
+    rng.shuffle(distractors)
+    return [*distractors[: position - 1], gold, *distractors[position - 1 :]]
 
 
 def _with_gold(gold: dict, distractors: list[dict], positions: list[int]) -> dict[int, list[dict]]:

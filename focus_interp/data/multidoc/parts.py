@@ -1,13 +1,16 @@
 """The multi-document QA prompt of Lost in the Middle (Liu et al., 2023), as named segments.
 
-Segments: ``instruction``, ``doc_1`` ... ``doc_n`` (1-based, in prompt order) and ``question``. A row gives three
-prompts: long (all its documents), gold (the gold document alone) and no-gold (the distractors alone).
+Segments: ``instruction``, ``doc_k`` for the document numbered ``Document [k]`` and ``question``. A row gives three
+prompts: long (all its documents, numbered 1 to n), gold (the gold document alone) and no-gold (the distractors
+alone); its protocol says whether those two keep each document's number and whether a document's segment starts
+after ``Document [k]``.
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
+from focus_interp.data.multidoc.protocols import protocol_of
 from focus_interp.errors import FocusInterpError
 from focus_interp.prompts import Segment
 
@@ -22,36 +25,57 @@ def document_name(position: int) -> str:
     return f"doc_{position}"
 
 
-def multidoc_parts(question: str, documents: Sequence[dict]) -> list[Segment | str]:
-    """Prompt parts for ``question`` over ``documents`` (each with ``title`` and ``text``)."""
+def multidoc_parts(
+    question: str, documents: Sequence[dict], numbers: Sequence[int] | None = None, span_after_number: bool = False
+) -> list[Segment | str]:
+    """Prompt parts for ``question`` over ``documents`` (each with ``title`` and ``text``), numbered ``numbers``
+    (default 1 to n); with ``span_after_number`` each document's segment is its text after ``Document [k]`` (the
+    tokens wholly inside it: a tokenizer may join ``](``)."""
+    numbers = list(range(1, len(documents) + 1)) if numbers is None else list(numbers)
     parts: list[Segment | str] = [Segment("instruction", INSTRUCTION), "\n\n"]
-    for position, document in enumerate(documents, start=1):
-        if position > 1:
+    for index, (number, document) in enumerate(zip(numbers, documents)):
+        if index > 0:
             parts.append("\n")
-        parts.append(Segment(document_name(position), f"Document [{position}](Title: {document['title']}) {document['text']}"))
+        text = f"(Title: {document['title']}) {document['text']}"
+        if span_after_number:
+            parts += [f"Document [{number}]", Segment(document_name(number), text, inside=True)]
+        else:
+            parts.append(Segment(document_name(number), f"Document [{number}]{text}"))
     parts += ["\n\n", Segment("question", f"Question: {question}"), "\nAnswer:"]
     return parts
 
 
 def long_parts(row: dict) -> list[Segment | str]:
     """Prompt parts of ``row`` with all its documents, in order."""
-    return multidoc_parts(row["question"], row["documents"])
+    return multidoc_parts(row["question"], row["documents"], span_after_number=protocol_of(row).span_after_number)
 
 
 def gold_parts(row: dict) -> list[Segment | str]:
-    """Prompt parts of ``row`` with its gold document alone, as Document [1]."""
-    return multidoc_parts(row["question"], [row["documents"][_gold_index(row)]])
+    """Prompt parts of ``row`` with its gold document alone: as Document [1], or under its own number when the
+    row's protocol keeps numbers."""
+    index = _gold_index(row)
+    protocol = protocol_of(row)
+    numbers = [index + 1] if protocol.keep_numbers else None
+    return multidoc_parts(row["question"], [row["documents"][index]], numbers, protocol.span_after_number)
 
 
 def no_gold_parts(row: dict) -> list[Segment | str]:
-    """Prompt parts of ``row`` with its distractors alone, renumbered from 1."""
-    distractors = [document for document in row["documents"] if not document["is_gold"]]
-    return multidoc_parts(row["question"], distractors)
+    """Prompt parts of ``row`` with its distractors alone: renumbered from 1, or under their own numbers when the
+    row's protocol keeps numbers."""
+    kept = [(number, document) for number, document in enumerate(row["documents"], start=1) if not document["is_gold"]]
+    protocol = protocol_of(row)
+    numbers = [number for number, _ in kept] if protocol.keep_numbers else None
+    return multidoc_parts(row["question"], [document for _, document in kept], numbers, protocol.span_after_number)
 
 
 def gold_segment(row: dict) -> str:
     """Segment name of the gold document in the long prompt of ``row``."""
     return document_name(_gold_index(row) + 1)
+
+
+def gold_only_segment(row: dict) -> str:
+    """Segment name of the gold document in the gold-only prompt of ``row``."""
+    return gold_segment(row) if protocol_of(row).keep_numbers else document_name(1)
 
 
 def irrelevant_segments(row: dict) -> list[str]:
