@@ -1,7 +1,7 @@
 """Every benchmark at modest sizes in one run, and one table of their ratios.
 
 Runs each benchmark script's ``measure`` in turn (its own lines indented as progress): model load (first load into
-an empty cache, then 3 cached loads), contextual scoring (1k, 3k and 8k prompt tokens, 1 repeat; the official
+an empty cache, then 3 cached loads), contextual scoring (1k, 3k and 8k prompt tokens, 1 repeat; the eager
 eager path only where it fits in free memory), the split-softmax sweep (2 samples, 16 configurations), focus-
 direction training (3 samples, 10 epochs) and generation with interventions (2 samples, 3 repeats). Then prints
 one table: benchmark, what is compared, the ratio, its target where there is one, and the seconds (s) or peak
@@ -41,7 +41,7 @@ def load_rows(result: dict) -> list[dict]:
 def scoring_rows(result: dict) -> list[dict]:
     rows = []
     for entry in result["lengths"]:
-        greedy, ours, official = entry["greedy"], entry["ours"], entry["official"]
+        greedy, ours, eager = entry["greedy"], entry["ours"], entry["eager"]
         if "error" in greedy or "error" in ours:
             rows.append(_row(f"scoring, {entry['target']} tokens", "ours / greedy", None, "", greedy.get("error") or ours["error"]))
             continue
@@ -50,13 +50,13 @@ def scoring_rows(result: dict) -> list[dict]:
                          f"{ours['seconds']:.1f} / {greedy['seconds']:.1f} s"))
         rows.append(_row(label, "ours / greedy, peak memory", ours["peak_gb"] / greedy["peak_gb"], "",
                          f"{ours['peak_gb']:.2f} / {greedy['peak_gb']:.2f} GB"))
-        if "error" in official:
-            rows.append(_row(label, "official / greedy", None, "", official["error"]))
+        if "error" in eager:
+            rows.append(_row(label, "eager / greedy", None, "", eager["error"]))
             continue
-        rows.append(_row(label, "official / greedy, time", official["seconds"] / greedy["seconds"], "",
-                         f"{official['seconds']:.1f} / {greedy['seconds']:.1f} s; max \\|ours − official\\| {entry['max_difference']:.1e}"))
-        rows.append(_row(label, "official / greedy, peak memory", official["peak_gb"] / greedy["peak_gb"], "",
-                         f"{official['peak_gb']:.2f} / {greedy['peak_gb']:.2f} GB"))
+        rows.append(_row(label, "eager / greedy, time", eager["seconds"] / greedy["seconds"], "",
+                         f"{eager['seconds']:.1f} / {greedy['seconds']:.1f} s; max \\|ours − eager\\| {entry['max_difference']:.1e}"))
+        rows.append(_row(label, "eager / greedy, peak memory", eager["peak_gb"] / greedy["peak_gb"], "",
+                         f"{eager['peak_gb']:.2f} / {greedy['peak_gb']:.2f} GB"))
     return rows
 
 

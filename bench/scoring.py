@@ -1,13 +1,13 @@
-"""Contextual scoring cost: our path vs the official eager path vs plain greedy generation.
+"""Contextual scoring cost: our path vs eager attention with our spans vs plain greedy generation.
 
 For prompts of about 1k, 3k and 8k tokens on the default model, each method runs once in a fresh process:
 - ``greedy``: plain Hugging Face greedy generation of the response (SDPA attention);
 - ``ours``: the same generation with the response rows' span attention read at every decoding step;
-- ``official``: greedy generation, then one eager forward over [prompt, R] with ``output_attentions=True``,
+- ``eager``: greedy generation, then one eager forward over [prompt, R] with ``output_attentions=True``,
   slicing the response rows per head (skipped when its T x T matrices cannot fit in free memory).
-``--repeats N`` runs greedy and ours N times each, alternating, and keeps the median of each figure (the official
+``--repeats N`` runs greedy and ours N times each, alternating, and keeps the median of each figure (the eager
 path runs once). Prints wall seconds and peak resident memory (GB; the process's peak, model and imports included) of each,
-the ratios to greedy, and the largest difference between the official and our scores on the same sample.
+the ratios to greedy, and the largest difference between the eager and our scores on the same sample.
 Run: python bench/scoring.py [--lengths 1000 3000 8000] [--max-new-tokens 32] [--repeats 1]
 """
 
@@ -102,7 +102,7 @@ def available_bytes() -> int:
     return int(fields["MemAvailable"].split()[0]) * 1024
 
 
-def official_fits(target: int, max_new_tokens: int, n_layers: int = 30, n_heads: int = 9) -> bool:
+def eager_fits(target: int, max_new_tokens: int, n_layers: int = 30, n_heads: int = 9) -> bool:
     """Whether every layer's float32 T x T attention (what output_attentions holds) fits in free memory."""
     tokens = target + max_new_tokens
     return n_layers * n_heads * tokens * tokens * 4 * 1.5 < available_bytes()
@@ -113,41 +113,41 @@ def _cell(result: dict, key: str, width: int, digits: int) -> str:
 
 
 def _line(entry: dict) -> str:
-    """One printed row: seconds and GB of each method, the ratios to greedy, the official-ours difference."""
-    greedy, ours, official = entry["greedy"], entry["ours"], entry["official"]
+    """One printed row: seconds and GB of each method, the ratios to greedy, the eager-ours difference."""
+    greedy, ours, eager = entry["greedy"], entry["ours"], entry["eager"]
     line = f"{greedy['tokens']:>6} {greedy['response']:>4} | {_cell(greedy, 'seconds', 8, 1)} {_cell(greedy, 'peak_gb', 4, 1)} | "
     line += f"{_cell(ours, 'seconds', 6, 1)} {_cell(ours, 'peak_gb', 4, 1)} | "
-    line += f"{_cell(official, 'seconds', 10, 1)} {_cell(official, 'peak_gb', 5, 1)} | "
+    line += f"{_cell(eager, 'seconds', 10, 1)} {_cell(eager, 'peak_gb', 5, 1)} | "
     line += f"{ours['seconds'] / greedy['seconds']:16.2f} {ours['peak_gb'] / greedy['peak_gb']:4.2f} | "
-    if "error" in official:
-        return line + official["error"]
-    line += f"{official['seconds'] / greedy['seconds']:20.2f} {official['peak_gb'] / greedy['peak_gb']:4.2f} | "
+    if "error" in eager:
+        return line + eager["error"]
+    line += f"{eager['seconds'] / greedy['seconds']:20.2f} {eager['peak_gb'] / greedy['peak_gb']:4.2f} | "
     return line + f"{entry['max_difference']:.1e}"
 
 
 def measure(lengths=(1000, 3000, 8000), max_new_tokens: int = 32, repeats: int = 1, log=print) -> dict:
-    """Seconds and peak GB of greedy, ours and official at each prompt length (``log`` gets one line per length).
+    """Seconds and peak GB of greedy, ours and eager at each prompt length (``log`` gets one line per length).
 
     Each entry of ``lengths`` holds ``target`` and, per method, its dict (``tokens``, ``response``, ``seconds``,
-    ``peak_gb``) or ``{"error": ...}``; ``max_difference`` is the largest |ours - official| (None without official).
+    ``peak_gb``) or ``{"error": ...}``; ``max_difference`` is the largest |ours - eager| (None without eager).
     """
-    log("prompt resp | greedy s   GB | ours s   GB | official s   GB | ours/greedy time mem | official/greedy time mem | max |ours-official|")
+    log("prompt resp | greedy s   GB | ours s   GB | eager s   GB | ours/greedy time mem | eager/greedy time mem | max |ours-eager|")
     entries = []
     with tempfile.TemporaryDirectory() as scratch:
         for target in lengths:
-            paths = {method: Path(scratch) / f"{method}-{target}.pt" for method in ("greedy", "ours", "official")}
+            paths = {method: Path(scratch) / f"{method}-{target}.pt" for method in ("greedy", "ours", "eager")}
             entry = {"target": target, **run_repeated(("greedy", "ours"), repeats, target, max_new_tokens, paths)}
-            if official_fits(target, max_new_tokens):
-                entry["official"] = run("official", target, max_new_tokens, paths["official"])
+            if eager_fits(target, max_new_tokens):
+                entry["eager"] = run("eager", target, max_new_tokens, paths["eager"])
             else:
-                entry["official"] = {"error": "skipped: the T x T attentions of every layer exceed free memory"}
+                entry["eager"] = {"error": "skipped: the T x T attentions of every layer exceed free memory"}
             entries.append(entry)
             if "error" in entry["greedy"] or "error" in entry["ours"]:
                 log(f"{target:>6}: failed: {entry['greedy'].get('error') or entry['ours'].get('error')}")
                 continue
             entry["max_difference"] = None
-            if "error" not in entry["official"]:
-                entry["max_difference"] = (torch.load(paths["ours"]) - torch.load(paths["official"])).abs().max().item()
+            if "error" not in entry["eager"]:
+                entry["max_difference"] = (torch.load(paths["ours"]) - torch.load(paths["eager"])).abs().max().item()
             log(_line(entry))
     return {"max_new_tokens": max_new_tokens, "repeats": repeats, "lengths": entries}
 

@@ -84,7 +84,7 @@ def _score(args: argparse.Namespace, loaded, rows, data: dict) -> None:
     interventions, settings = _directions_intervention(args, loaded)
     summary = score_heads(
         loaded, rows, args.out, data, args.max_new_tokens, args.sink_tokens,
-        interventions=interventions, interventions_settings=settings,
+        interventions=interventions, interventions_settings=settings, span_search=args.span_search,
     ).summary
     if summary["n_skipped"]:
         reasons = sorted({item["reason"] for item in summary["skipped"]})
@@ -276,6 +276,7 @@ def _long_context(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from focus_interp.data.long_context import (
+        TASKS,
         available_tasks,
         budgets_for,
         build_long_context_task,
@@ -294,9 +295,11 @@ def _long_context(args: argparse.Namespace) -> None:
             raise FocusInterpError(f"{option} {path} is not a file: pass an existing file or leave {option} out")
     loaded = _load(args)
     window = loaded.architecture.context_length
-    budgets, skipped = budgets_for(window, args.max_new_tokens)
+    per_task = [TASKS[task].settings.max_new_tokens for task in args.tasks if task in TASKS] or [1]
+    longest = max(per_task) if args.max_new_tokens is None else args.max_new_tokens
+    budgets, skipped = budgets_for(window, longest)
     if args.budgets:
-        budgets, skipped = _fitting(args.budgets, loaded, args.max_new_tokens)
+        budgets, skipped = _fitting(args.budgets, loaded, longest)
     if skipped:
         print(f"skipping budgets over the model's window of {window}: {', '.join(map(str, skipped))}")
     if not budgets:
@@ -396,7 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     tasks.set_defaults(run=_tasks)
     demo = command("demo", "the whole method on the embedded default model and generated data")
     _add_model_options(demo)
-    demo.add_argument("--quick", action="store_true", help="a small run (about 2 minutes on 2 CPU cores) instead of the default (about 12)")
+    demo.add_argument("--quick", action="store_true", help="a small run (about 2 minutes on 2 CPU cores) instead of the default (about 23)")
     demo.add_argument("--n-train", type=int, help="train samples (default: 24, quick 3)")
     demo.add_argument("--n-test", type=int, help="test samples (default: 15, quick 3)")
     demo.add_argument("--seed", type=int, default=0, help="seeds the generated data, the random heads and the training")
@@ -411,6 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
     heads.add_argument("--direction-heads", help="ranking whose top --direction-k heads get the direction")
     heads.add_argument("--direction-k", type=int, default=5, help="how many top heads of --direction-heads get the direction")
     heads.add_argument("--alpha", type=float, default=0.2, help="strength of the direction (negative allowed)")
+    heads.add_argument("--span-search", default="exact", choices=["exact", "authors"],
+                       help="exact spans, or the authors' response, sequence and fuzzy span search (to reproduce their scores)")
     heads.set_defaults(run=_heads)
     compensate = command("compensate", "split-softmax sweep over top-k heads and tau, with baselines")
     _add_model_options(compensate)
@@ -465,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     long_context.add_argument("--kv-file", help="Lost in the Middle's kv-retrieval-*_keys.jsonl.gz (default: generated pairs)")
     long_context.add_argument("--nq-file", help="nq-open-oracle.jsonl.gz for rag_nq (default: generated questions)")
     long_context.add_argument("--helmet", help="HELMET's data folder, for the helmet_* tasks")
-    long_context.add_argument("--max-new-tokens", type=int, default=32, help="length of the greedy answers, in tokens")
+    long_context.add_argument("--max-new-tokens", type=int, help="length of every task's greedy answers, in tokens (default: each task's, as HELMET's configs: recall 50, JSON KV 100, RAG and ICL 20, re-rank 200, long QA 10)")
     long_context.add_argument("--seed", type=int, default=0, help="seeds the samples of each task")
     long_context.add_argument("--out", required=True, help="run folder (a rerun resumes it)")
     long_context.set_defaults(run=_long_context)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
@@ -25,9 +26,13 @@ from focus_interp.evaluation.configurations import (
 )
 from focus_interp.evaluation.long_context_results import LongContextResults
 from focus_interp.metrics.long_context import score_response
-from focus_interp.model.generation import check_fits_window
+from focus_interp.model.generation import (
+    check_fits_window,
+    newline_token_ids,
+    stop_token_ids,
+)
 from focus_interp.model.loading import LoadedModel
-from focus_interp.prompts import SINK, Segment, build_prompt
+from focus_interp.prompts import SINK, Segment
 from focus_interp.runs.run_folder import RunFolder, evaluate_rows, sample_settings
 from focus_interp.scoring.response_attention import generate_with_span_attention
 
@@ -46,12 +51,16 @@ def run_long_context(
     head_sets: HeadSets,
     directions: Directions | None,
     data: dict | None = None,
-    max_new_tokens: int = 32,
+    max_new_tokens: int | None = None,
     sink_heads: int = 5,
     progress: bool = True,
 ) -> LongContextResults:
     """Evaluate every sample not yet in ``out`` under every configuration; rewrite ``results.csv`` after each;
     returns the results (``out`` None keeps them in memory).
+
+    Each sample runs as HELMET's configs run its task (``sample.settings``): its prompt through the chat template
+    or not, its response up to the task's length (or ``max_new_tokens`` for every task) and, for RAG, re-ranking
+    and ICL, stopped at the first newline.
 
     The sink score of a response is the mean, over the top ``sink_heads`` heads of the ranking, of their
     attention on the first tokens averaged over the response rows (Tables 12-13). Samples whose prompt does not
@@ -63,8 +72,13 @@ def run_long_context(
     if not top:
         raise FocusInterpError("the head ranking is empty: pass a scoring run or a JSON head list")
     rows = [{"id": sample.id, "question": content_digest(sample), "sample": sample} for sample in samples]
+    def length_of(sample: LongContextSample) -> int:
+        return sample.settings.max_new_tokens if max_new_tokens is None else max_new_tokens
+
+    longest = max([length_of(sample) for sample in samples], default=1 if max_new_tokens is None else max_new_tokens)
     settings = {
-        **sample_settings(loaded, rows, data, max_new_tokens),
+        **sample_settings(loaded, rows, data, longest),
+        "max_new_tokens": max_new_tokens,
         "heads_source": head_sets.source,
         "ranking": [list(head) for head in head_sets.ranking],
         "directions": None if directions is None else directions.describe(),
@@ -76,12 +90,14 @@ def run_long_context(
 
         def evaluate(row: dict) -> dict:
             sample: LongContextSample = row["sample"]
-            prompt = build_prompt(loaded.tokenizer, sample.parts)
-            check_fits_window(loaded, len(prompt), max_new_tokens)
+            prompt = sample.prompt(loaded.tokenizer)
+            length = length_of(sample)
+            check_fits_window(loaded, len(prompt), length)
+            stops = [*stop_token_ids(loaded), *newline_token_ids(loaded)] if sample.settings.stop_at_newline else None
             record = {"id": sample.id, "task": sample.task, "category": sample.category, "budget": sample.budget,
                       "prompt_tokens": len(prompt), "responses": {}, "scores": {}, "sink": {}}
             for name, interventions in edits.items():
-                result = generate_with_span_attention(loaded, prompt, [SINK], max_new_tokens, interventions)
+                result = generate_with_span_attention(loaded, prompt, [SINK], length, interventions, stops)
                 text = loaded.tokenizer.decode(result.response_ids)
                 record["responses"][name] = text
                 record["scores"][name] = score_response(sample, text)
@@ -101,10 +117,10 @@ def run_long_context(
 
 
 def content_digest(sample: LongContextSample) -> str:
-    """A short sha256 of what a sample asks and how it is scored: its parts (segment names and text), answers,
-    metric and relevance labels."""
+    """A short sha256 of what a sample asks and how it is run and scored: its parts (segment names and text),
+    answers, metric, relevance labels and generation settings."""
     parts = [[part.name, part.text] if isinstance(part, Segment) else part for part in sample.parts]
-    content = json.dumps([parts, sample.answers, sample.metric, sample.qrels], sort_keys=True)
+    content = json.dumps([parts, sample.answers, sample.metric, sample.qrels, asdict(sample.settings)], sort_keys=True)
     return hashlib.sha256(content.encode()).hexdigest()[:16]
 
 

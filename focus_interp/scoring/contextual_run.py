@@ -17,8 +17,11 @@ from focus_interp.errors import FocusInterpError
 from focus_interp.model.generation import check_fits_window
 from focus_interp.model.loading import LoadedModel
 from focus_interp.runs.run_folder import RunFolder, process_rows, sample_settings
+from focus_interp.scoring.authors_scoring import authors_record
 from focus_interp.scoring.contextual import score_prompts
 from focus_interp.scoring.head_scores import CASES, HeadScores
+
+SPAN_SEARCHES = ("exact", "authors")
 
 
 def score_heads(
@@ -31,6 +34,7 @@ def score_heads(
     progress: bool = True,
     interventions: Sequence = (),
     interventions_settings: dict | None = None,
+    span_search: str = "exact",
 ) -> HeadScores:
     """Score every row (not yet in ``out``), rewrite ``head_scores.csv`` and ``meta.json``; returns the scores.
 
@@ -42,7 +46,14 @@ def score_heads(
     ``max_new_tokens`` defaults to the rows' protocol's (``response_length``).
     ``interventions`` (position-free, e.g. focus directions) apply to both prompts of every sample;
     ``interventions_settings`` describes them in ``meta.json`` (settings a resumed run must match).
+    ``span_search``: "exact" (the spans of the rendered prompt and the generated response) or "authors" (their
+    response, sequence and fuzzy span search, ``scoring.authors_scoring``: to reproduce their scores; multi-document
+    rows only, no interventions).
     """
+    if span_search not in SPAN_SEARCHES:
+        raise FocusInterpError(f"unknown span search '{span_search}': choose one of {', '.join(SPAN_SEARCHES)}")
+    if span_search == "authors" and (interventions or any("prompt" in row for row in rows)):
+        raise FocusInterpError("the authors' span search scores multi-document rows without interventions: use span_search='exact'")
     if sink_tokens < 0:
         raise FocusInterpError(f"sink_tokens must be 0 or more, got {sink_tokens}")
     max_new_tokens = response_length(rows, max_new_tokens)
@@ -55,6 +66,7 @@ def score_heads(
     settings = {
         **sample_settings(loaded, rows, data, max_new_tokens),
         "sink_tokens": sink_tokens,
+        **({"span_search": span_search} if span_search != "exact" else {}),
         **({"interventions": interventions_settings} if interventions_settings else {}),
     }
     with RunFolder(out, settings) as folder:
@@ -64,6 +76,8 @@ def score_heads(
         def score(row: dict) -> dict:
             prompts = sample_prompts(loaded.tokenizer, row, sink_tokens)
             check_fits_window(loaded, len(prompts.long), max_new_tokens)
+            if span_search == "authors":
+                return authors_record(loaded, row, max_new_tokens)
             return score_prompts(loaded, row, prompts, max_new_tokens, interventions)
 
         try:

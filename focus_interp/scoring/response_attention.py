@@ -98,13 +98,19 @@ def generate_reading_rows(
 
 @torch.no_grad()
 def generate_with_span_attention(
-    loaded: LoadedModel, prompt: Prompt, span_names: Sequence[str], max_new_tokens: int = 32, interventions: Sequence = ()
+    loaded: LoadedModel,
+    prompt: Prompt,
+    span_names: Sequence[str],
+    max_new_tokens: int = 32,
+    interventions: Sequence = (),
+    stops: Sequence[int] | None = None,
 ) -> ResponseAttention:
     """Greedy response to ``prompt`` (stopped at the end of turn) and its rows' mass on ``span_names``.
 
     Generates up to ``max_new_tokens`` response tokens; one more decoding step is run when needed so that the
     last kept token's row is computed too. ``interventions`` apply at every step, the prompt included, and the
     rows are read as the intervened model computes them (after edits of q and k, before edits of the output).
+    ``stops``: the tokens that end the response (default: the end of turn).
     """
     check_fits_window(loaded, len(prompt), max_new_tokens)
     indicator = span_indicator(prompt, span_names, len(prompt) + max_new_tokens + 1).to(loaded.device)
@@ -112,7 +118,7 @@ def generate_with_span_attention(
     def span_mass(probabilities: Tensor, end: int) -> Tensor:
         return probabilities @ indicator[end - probabilities.shape[-1] : end]
 
-    response, rows = generate_reading_rows(loaded, prompt, span_mass, max_new_tokens + 1, interventions)
+    response, rows = generate_reading_rows(loaded, prompt, span_mass, max_new_tokens + 1, interventions, stops)
     response = response[:max_new_tokens]
     if not response:
         architecture = loaded.architecture

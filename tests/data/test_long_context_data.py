@@ -13,6 +13,7 @@ from focus_interp import FocusInterpError
 from focus_interp.data.long_context import (
     BUDGETS,
     TASKS,
+    TaskSettings,
     TaskUnavailable,
     available_tasks,
     budgets_for,
@@ -38,7 +39,7 @@ LLAMA3_PATTERN = (
 def _check_filled(tokenizer, sample, budget: int) -> str:
     """The sample's prompt text, after checking it fits in ``budget`` and fills at least 95% of it, and that each
     answer appears once in the prompt and in one gold segment."""
-    prompt = build_prompt(tokenizer, sample.parts)
+    prompt = sample.prompt(tokenizer)
     assert 0.95 * budget <= len(prompt) <= budget
     golds = [tokenizer.decode(prompt.tokens(name)) for name in sample.gold_segments]
     for answer in sample.answers:
@@ -57,7 +58,7 @@ def test_generated_tasks_fill_the_budget_with_each_answer_once_in_a_gold_segment
 
 def test_multi_value_needles_are_four_gold_segments_in_prompt_order():
     sample = build_long_context_task("ruler_mv_needle", TOKENIZER, 1600, n=1)[0]
-    prompt = build_prompt(TOKENIZER, sample.parts)
+    prompt = sample.prompt(TOKENIZER)
     assert sample.gold_segments == ["gold_1", "gold_2", "gold_3", "gold_4"]
     starts = [prompt.spans[name][0] for name in sample.gold_segments]
     assert starts == sorted(starts)
@@ -134,7 +135,7 @@ def test_json_kv_from_the_lost_in_the_middle_file_is_cut_or_extended_to_the_budg
 @pytest.mark.skipif(not ORACLE_FILE.is_file(), reason="the shared data folder is not on this machine")
 def test_rag_nq_from_the_oracle_file_puts_the_gold_passage_among_distractors_without_the_answer():
     for sample in build_long_context_task("rag_nq", TOKENIZER, 1600, n=2, source=ORACLE_FILE):
-        prompt = build_prompt(TOKENIZER, sample.parts)
+        prompt = sample.prompt(TOKENIZER)
         assert 1600 - 500 < len(prompt) <= 1600  # an NQ passage is up to about 500 tokens of the tiny tokenizer
         gold = TOKENIZER.decode(prompt.tokens("gold"))
         documents = [text.split("\n\nQuestion:")[0].strip() for text in prompt.text.split("\nDocument [")[1:]]
@@ -201,12 +202,13 @@ def test_helmet_kilt_rag_keeps_the_gold_passage_and_helmets_prompt(tmp_path):
         text = _check_filled(TOKENIZER, sample, 1500)
         assert text.count("Use the given documents to write a concise and short answer to the question.") == 1
         assert text.count("\n\nQuestion: Who founded town 1") == 2  # two demonstrations, from the train file
-        assert text.rstrip().endswith("Answer:<|end|>\n<|turn|>assistant") and sample.metric == "substring_em"
+        assert text.endswith("\n\nQuestion: Who founded town 2?\nAnswer:") or text.endswith("?\nAnswer:")
+        assert "<|turn|>" not in text and sample.metric == "substring_em"  # RAG runs without the chat template
 
 
 def test_helmet_rerank_keeps_every_relevant_passage_and_its_qrels(tmp_path):
     sample = build_long_context_task("helmet_rerank_msmarco", TOKENIZER, 1200, n=1, source=_helmet_folder(tmp_path))[0]
-    prompt = build_prompt(TOKENIZER, sample.parts)
+    prompt = sample.prompt(TOKENIZER)
     assert len(prompt) <= 1200 and "[ID: 30]" not in prompt.text  # cut to the budget
     assert "[ID: 7]" in TOKENIZER.decode(prompt.tokens("gold")) and "[ID: 37] " in prompt.text
     assert sample.qrels["7"] == 3 and sample.qrels["37"] == 1 and sample.qrels["0"] == 0
@@ -227,7 +229,7 @@ def test_helmet_recall_files_keep_their_needles_in_gold_segments(tmp_path, task,
     needle's segment must end on a token boundary."""
     tokenizer = TOKENIZER if tokenizer_of == "tiny" else request.getfixturevalue("default_model").tokenizer
     sample = build_long_context_task(task, tokenizer, 700, n=1, source=_helmet_folder(tmp_path))[0]
-    prompt = build_prompt(tokenizer, sample.parts)
+    prompt = sample.prompt(tokenizer)
     assert len(prompt) <= 700 and sample.answers == answers
     golds = [tokenizer.decode(prompt.tokens(name)) for name in sample.gold_segments]
     assert [sum(answer in gold for gold in golds) for answer in answers] == [1] * len(answers)
@@ -236,7 +238,7 @@ def test_helmet_recall_files_keep_their_needles_in_gold_segments(tmp_path, task,
 
 def test_helmet_multiple_choice_reads_infinitebench_and_marks_the_cut(tmp_path):
     sample = build_long_context_task("helmet_longqa_infbench_mc", TOKENIZER, 1200, n=1, source=_helmet_folder(tmp_path))[0]
-    text = build_prompt(TOKENIZER, sample.parts).text
+    text = sample.prompt(TOKENIZER).text
     assert sample.answers == ["B", "B. north"] and sample.metric == "multiple_choice_accuracy"
     assert "... [the rest of the text is omitted]" in text and "Options:\nA. south\nB. north" in text
     assert text.count("[story text]") == 2
@@ -252,7 +254,7 @@ def test_helmet_icl_reads_a_saved_dataset_and_maps_labels_to_numbers(tmp_path):
     split = Dataset.from_dict(rows, features=features)
     DatasetDict({"train": split, "test": split}).save_to_disk(str(tmp_path / "icl/trec"))
     for sample in build_long_context_task("helmet_icl_trec_coarse", TOKENIZER, 900, n=2, source=tmp_path):
-        prompt = build_prompt(TOKENIZER, sample.parts)
+        prompt = sample.prompt(TOKENIZER)
         assert 0.9 * 900 <= len(prompt) <= 900 and sample.metric == "classification_accuracy"
         *demos, question = prompt.text.split("\n\n")[1:]
         label_of_topic = {}
@@ -310,3 +312,38 @@ def test_every_task_names_a_metric_and_a_helmet_category():
 def test_ruler_needle_tasks_are_scored_by_ruler_recall():
     needles = ("ruler_mk_needle", "ruler_mv_needle", "helmet_recall_ruler_mk_needle", "helmet_recall_ruler_mv_needle")
     assert {TASKS[task].metric for task in needles} == {"ruler_recall"}
+
+
+@pytest.mark.parametrize(
+    "task, chat_template, stop_at_newline, max_new_tokens",
+    [  # HELMET's scripts/generate_configs.py: use_chat_template, stop_new_line, generation_max_length
+        ("helmet_recall_ruler_mk_needle", False, False, 50), ("helmet_recall_ruler_mv_needle", False, False, 50),
+        ("helmet_recall_json_kv", False, False, 100), ("helmet_rag_kilt_nq", False, True, 20),
+        ("helmet_rerank_msmarco", False, True, 200), ("helmet_icl_trec_coarse", False, True, 20),
+        ("helmet_longqa_infbench_qa", True, False, 10), ("helmet_longqa_infbench_mc", True, False, 10),
+        ("json_kv", False, False, 100), ("ruler_mv_needle", False, False, 50), ("rag_nq", False, True, 20),
+    ],
+)
+def test_each_task_runs_with_helmets_settings(task, chat_template, stop_at_newline, max_new_tokens):
+    assert TASKS[task].settings == TaskSettings(chat_template, stop_at_newline, max_new_tokens)
+
+
+def test_a_task_without_the_chat_template_renders_plain_text_within_its_budget():
+    sample = build_long_context_task("ruler_mv_needle", TOKENIZER, 400, n=1)[0]
+    prompt = sample.prompt(TOKENIZER)
+    assert len(prompt) <= 400 and "<|turn|>" not in prompt.text and sample.settings.max_new_tokens == 50
+    assert len(build_prompt(TOKENIZER, sample.parts)) > len(prompt)  # the template would add its tokens
+
+
+def test_helmet_json_kv_renders_byte_equal_to_helmets_prompt(tmp_path):
+    """HELMET's load_json_kv: user_template + "\\n" + system_template, demos "Key: {key}\\nCorresponding value:
+    {value}" joined by blank lines; without the chat template (recall) that text is the whole prompt."""
+    folder = _helmet_folder(tmp_path)
+    kv = json.loads((folder / "json_kv/test_k105_dep6.jsonl").read_text().splitlines()[0])
+    user_template = "{context}\n\nExtract the value corresponding to the specified key in the JSON object below.\n\n{demos}Key: {question}"
+    prompt_template = user_template + "\n" + "Corresponding value:"
+    demo_template = "Key: {key}\nCorresponding value:{value}"
+    demos = "\n\n".join(demo_template.format(key=key, value=" " + value) for key, value in kv["demos"][:2]) + "\n\n"
+    expected = prompt_template.format(context=kv["context"], demos=demos, question=kv["question"])
+    sample = build_long_context_task("helmet_recall_json_kv", TOKENIZER, 8192, n=1, source=folder)[0]
+    assert sample.prompt(TOKENIZER).text == expected

@@ -30,7 +30,6 @@ from focus_interp.evaluation.long_context_results import (
 )
 from focus_interp.metrics.long_context import score_response
 from focus_interp.model.generation import greedy_response
-from focus_interp.prompts import build_prompt
 from tests.conftest import eager_span_mass
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +53,7 @@ def test_scores_and_sink_equal_independent_computations(long_context_run):
     loaded, samples, run, *_ = long_context_run
     records = {r["id"]: r for r in map(json.loads, (run / "samples.jsonl").read_text().splitlines())}
     for sample in samples:
-        prompt = build_prompt(loaded.tokenizer, sample.parts)
+        prompt = sample.prompt(loaded.tokenizer)
         response = greedy_response(loaded, prompt, 4)
         record = records[sample.id]
         assert record["scores"]["none"] == score_response(sample, loaded.tokenizer.decode(response))

@@ -133,3 +133,23 @@ def test_rouge_stems_as_rouge_score_does_with_the_porter_stemmer():
     assert rouge1_recall("eating sandwiches", "eat a sandwich today", stemmer=False) == 0.0
     assert rouge_f1("the cats sat", ["the cat sat"]) == pytest.approx(1.0)
     assert rouge_f1("the cats sat", ["the cat sat"], stemmer=False) == pytest.approx(2 / 3)
+
+
+def test_ndcg_at_10_equals_trec_eval_on_random_rankings():
+    """HELMET's re-rank score: pytrec_eval's ndcg_cut_10 over the parsed ranking, each id scored len - rank at its
+    first place (HELMET's parse_rankings), against the passages' labels."""
+    import random
+
+    import pytrec_eval
+
+    rng = random.Random(0)
+    for trial in range(200):
+        passages = [str(i) for i in range(rng.randint(3, 30))]
+        qrels = {passage: rng.choice([0, 0, 1, 2, 3]) for passage in passages}
+        ranking = [rng.choice(passages + ["99"]) for _ in range(rng.randint(1, 25))]
+        run = {}
+        for place, passage in enumerate(ranking):
+            run.setdefault(passage, len(ranking) - place)
+        evaluator = pytrec_eval.RelevanceEvaluator({"q": qrels}, {"ndcg_cut.10"})
+        theirs = evaluator.evaluate({"q": {passage: float(score) for passage, score in run.items()}})["q"]["ndcg_cut_10"]
+        assert ndcg_at_10(ranking, qrels) == pytest.approx(theirs, abs=1e-9), (trial, ranking, qrels)

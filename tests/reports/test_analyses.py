@@ -186,3 +186,18 @@ def test_fig2_refuses_a_retrieval_run_with_one_line(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "analyses" / "fig2_head_locations.py"), str(tmp_path)],
                             capture_output=True, text=True)
     assert result.returncode != 0 and "has no R scores" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_span_search_counts_misplaced_windows_against_exact_spans(tiny_loaded, tmp_path):
+    loaded = tiny_loaded("llama", "sdpa")
+    rows = load_multidoc_qa("synthetic", n=2, n_documents=3, gold_positions=(1, 3))
+    score_heads(loaded, rows, tmp_path / "exact", max_new_tokens=4, progress=False)
+    authors = score_heads(loaded, rows, tmp_path / "authors", max_new_tokens=4, progress=False, span_search="authors")
+    out = _run_script("span_search.py", str(tmp_path / "exact"), str(tmp_path / "authors"), "--out", str(tmp_path / "figures"))
+    assert "| document windows | 6 |" in out and "reaching outside their document's line" in out
+    lines = (tmp_path / "figures" / "span_search.csv").read_text().splitlines()
+    assert lines[0].startswith("id,documents,shifted") and len(lines) == 3
+    for line, record in zip(lines[1:], authors.records):
+        found = [d["found"] for d in record["placement"]["relevant"] + record["placement"]["irrelevant"]]
+        exact = [d["exact"] for d in record["placement"]["relevant"] + record["placement"]["irrelevant"]]
+        assert int(line.split(",")[2]) == sum(f is not None and f[0] != e[0] for f, e in zip(found, exact))

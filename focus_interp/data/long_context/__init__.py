@@ -2,7 +2,8 @@
 files, each prompt filled to a token budget with the answer's piece as a named segment.
 
 ``build_long_context_task(task, tokenizer, budget, n)`` gives ``n`` samples whose rendered prompt
-(``build_prompt(tokenizer, sample.parts)``) has at most ``budget`` tokens: context items (key-value pairs, filler
+(``sample.prompt(tokenizer)``: through the chat template or not, as HELMET's configs run the task's category; the
+sample's ``settings`` also give its response length and whether it stops at a newline) has at most ``budget`` tokens: context items (key-value pairs, filler
 sentences, passages, demonstrations) are added until the next one would overflow. The piece that holds the
 answer, where there is one, is the segment ``gold`` (``gold_1``, ``gold_2``, ... when there are several), so
 attention on it can be measured; everything else is plain text.
@@ -45,6 +46,7 @@ from focus_interp.data.long_context.base import (
     BUDGETS,
     LongContextSample,
     TaskInfo,
+    TaskSettings,
     TaskUnavailable,
     budgets_for,
 )
@@ -62,6 +64,7 @@ __all__ = [
     "LongContextSample",
     "Part",
     "TaskInfo",
+    "TaskSettings",
     "TaskUnavailable",
     "available_tasks",
     "budgets_for",

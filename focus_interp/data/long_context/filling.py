@@ -19,16 +19,18 @@ _PIECE_END = re.compile(r"(?<=[.!?])(?= )|(?<=\n)(?=[^\n])")
 
 
 def fill_to_budget(
-    tokenizer, budget: int, task: str, assemble: Callable[[int], list[Part]], pieces: Sequence[str]
+    tokenizer, budget: int, task: str, assemble: Callable[[int], list[Part]], pieces: Sequence[str], chat_template: bool = True
 ) -> list[Part]:
-    """``assemble(m)`` for the largest m <= len(pieces) whose prompt fits ``budget`` tokens of ``tokenizer``
-    (``pieces[j]``: the text that filler j adds, to estimate m before the prompts are measured); an error naming
-    ``task`` when the prompt does not fit even without filler."""
+    """``assemble(m)`` for the largest m <= len(pieces) whose prompt (through the chat template when
+    ``chat_template`` and the tokenizer has one) fits ``budget`` tokens of ``tokenizer`` (``pieces[j]``: the text
+    that filler j adds, to estimate m before the prompts are measured); an error naming ``task`` when the prompt
+    does not fit even without filler."""
+    use = "auto" if chat_template else False
 
     def fits(m: int) -> bool:
-        return len(build_prompt(tokenizer, assemble(m))) <= budget
+        return len(build_prompt(tokenizer, assemble(m), chat_template=use)) <= budget
 
-    bare = len(build_prompt(tokenizer, assemble(0)))
+    bare = len(build_prompt(tokenizer, assemble(0), chat_template=use))
     if bare > budget:
         raise FocusInterpError(
             f"a budget of {budget} tokens is too small for {task}: its prompt takes {bare} tokens "

@@ -24,10 +24,10 @@ def kv(key: str, value: str) -> str:
     return f'"{key}": "{value}"'
 
 
-def kv_context(before: str, golds: list[tuple[float, Part]], pairs: list[str], after: str) -> Context:
-    """The JSON object of Lost in the Middle's prompt, one ``"key": "value"`` pair a line, between ``before`` and
-    ``after``."""
-    return Context([before + "{"], golds, pairs, ",\n ", ["}" + after])
+def kv_context(before: str, golds: list[tuple[float, Part]], pairs: list[str], after: str, separator: str = ",\n ") -> Context:
+    """The JSON object of Lost in the Middle's prompt, one ``"key": "value"`` pair a line (or pairs joined by
+    ``separator``: HELMET's files hold ``json.dumps`` output, ``", "``), between ``before`` and ``after``."""
+    return Context([before + "{"], golds, pairs, separator, ["}" + after])
 
 
 def gold_pair(pairs: list[tuple[str, str]], key: str) -> tuple[list[tuple[float, Part]], list[str]]:

@@ -149,12 +149,14 @@ def helmet_json_kv(request: Request) -> Iterator[LongContextSample]:
         with checked(f"{path}, line {line}", "HELMET json_kv (context, question, answer, demos)"):
             context, question = record["context"], record["question"]
             start, end = context.index("{"), context.rindex("}") + 1
-            pairs = [(str(key), str(value)) for key, value in json.loads(context[start:end]).items()]
+            table = json.loads(context[start:end])
+            pairs = [(str(key), str(value)) for key, value in table.items()]
+            separator = ", " if json.dumps(table) == context[start:end] else ",\n "
             golds, others = gold_pair(pairs, question.strip().strip('"'))
             demos = "".join(f"Key: {key}\nCorresponding value: {value}\n\n" for key, value in record["demos"][:_DEMOS])
             answers = _as_list(record["answer"])
         after = f"{context[end:]}\n\n{KV_INSTRUCTION}\n\n{demos}Key: {question}\nCorresponding value:"
-        yield request.sample(str(line), request.fill_context(kv_context(context[:start], golds, others, after)), answers)
+        yield request.sample(str(line), request.fill_context(kv_context(context[:start], golds, others, after, separator)), answers)
 
 
 # Recall: RULER needles

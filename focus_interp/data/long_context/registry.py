@@ -7,7 +7,12 @@ from functools import partial
 from itertools import islice
 from pathlib import Path
 
-from focus_interp.data.long_context.base import LongContextSample, Request, TaskInfo
+from focus_interp.data.long_context.base import (
+    LongContextSample,
+    Request,
+    TaskInfo,
+    TaskSettings,
+)
 from focus_interp.data.long_context.generated import (
     VALUES_PER_KEY,
     json_kv,
@@ -27,19 +32,29 @@ from focus_interp.data.long_context.helmet import (
 )
 from focus_interp.errors import FocusInterpError
 
+RECALL = TaskSettings(chat_template=False, stop_at_newline=False, max_new_tokens=50)
+JSON_KV = TaskSettings(chat_template=False, stop_at_newline=False, max_new_tokens=100)
+RAG = TaskSettings(chat_template=False, stop_at_newline=True, max_new_tokens=20)
+RERANK = TaskSettings(chat_template=False, stop_at_newline=True, max_new_tokens=200)
+ICL_SETTINGS = TaskSettings(chat_template=False, stop_at_newline=True, max_new_tokens=20)
+LONGQA = TaskSettings(chat_template=True, stop_at_newline=False, max_new_tokens=10)
+"""HELMET's settings per category (its ``generate_configs.py``): recall (RULER needles 50 tokens, JSON KV 100), RAG
+(20, stop at the newline), re-rank (200, stop), ICL (20, stop) without the chat template; long QA through it (the
+InfiniteBench QA and choice tasks: 10 tokens)."""
+
 TASKS: dict[str, TaskInfo] = {
-    "json_kv": TaskInfo("recall", "substring_em", False, json_kv),
-    "ruler_mk_needle": TaskInfo("recall", "ruler_recall", False, partial(ruler_needles, values_per_key=1)),
-    "ruler_mv_needle": TaskInfo("recall", "ruler_recall", False, partial(ruler_needles, values_per_key=VALUES_PER_KEY)),
-    "rag_nq": TaskInfo("rag", "substring_em", False, rag_nq),
-    **{f"helmet_rag_kilt_{name}": TaskInfo("rag", "substring_em", True, helmet_kilt) for name in KILT},
-    "helmet_rerank_msmarco": TaskInfo("rerank", "ndcg@10", True, helmet_rerank),
-    **{f"helmet_icl_{name}": TaskInfo("icl", "classification_accuracy", True, helmet_icl) for name in ICL},
-    "helmet_longqa_infbench_qa": TaskInfo("longqa", "rouge_l_f1", True, partial(infbench, choice=False)),
-    "helmet_longqa_infbench_mc": TaskInfo("longqa", "multiple_choice_accuracy", True, partial(infbench, choice=True)),
-    "helmet_recall_json_kv": TaskInfo("recall", "substring_em", True, helmet_json_kv),
-    "helmet_recall_ruler_mk_needle": TaskInfo("recall", "ruler_recall", True, partial(helmet_ruler, multi_value=False)),
-    "helmet_recall_ruler_mv_needle": TaskInfo("recall", "ruler_recall", True, partial(helmet_ruler, multi_value=True)),
+    "json_kv": TaskInfo("recall", "substring_em", False, json_kv, JSON_KV),
+    "ruler_mk_needle": TaskInfo("recall", "ruler_recall", False, partial(ruler_needles, values_per_key=1), RECALL),
+    "ruler_mv_needle": TaskInfo("recall", "ruler_recall", False, partial(ruler_needles, values_per_key=VALUES_PER_KEY), RECALL),
+    "rag_nq": TaskInfo("rag", "substring_em", False, rag_nq, RAG),
+    **{f"helmet_rag_kilt_{name}": TaskInfo("rag", "substring_em", True, helmet_kilt, RAG) for name in KILT},
+    "helmet_rerank_msmarco": TaskInfo("rerank", "ndcg@10", True, helmet_rerank, RERANK),
+    **{f"helmet_icl_{name}": TaskInfo("icl", "classification_accuracy", True, helmet_icl, ICL_SETTINGS) for name in ICL},
+    "helmet_longqa_infbench_qa": TaskInfo("longqa", "rouge_l_f1", True, partial(infbench, choice=False), LONGQA),
+    "helmet_longqa_infbench_mc": TaskInfo("longqa", "multiple_choice_accuracy", True, partial(infbench, choice=True), LONGQA),
+    "helmet_recall_json_kv": TaskInfo("recall", "substring_em", True, helmet_json_kv, JSON_KV),
+    "helmet_recall_ruler_mk_needle": TaskInfo("recall", "ruler_recall", True, partial(helmet_ruler, multi_value=False), RECALL),
+    "helmet_recall_ruler_mv_needle": TaskInfo("recall", "ruler_recall", True, partial(helmet_ruler, multi_value=True), RECALL),
 }
 
 

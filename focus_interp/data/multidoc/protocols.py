@@ -1,6 +1,6 @@
 """How multi-document QA samples are built and rendered: the authors' pipeline (``paper``, the default where the
-paper is silent) or Lost in the Middle's files as they are (``lost-in-the-middle``); README, "Protocols", has the
-table of differences."""
+paper is silent) or Lost in the Middle's files as they are (``lost-in-the-middle``); ``figures/README.md``,
+"Protocols", tables the differences."""
 
 from __future__ import annotations
 
