@@ -399,7 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     tasks.set_defaults(run=_tasks)
     demo = command("demo", "the whole method on the embedded default model and generated data")
     _add_model_options(demo)
-    demo.add_argument("--quick", action="store_true", help="a small run (about 2 minutes on 2 CPU cores) instead of the default (about 23)")
+    demo.add_argument("--quick", action="store_true", help="a small run (about 2 minutes on 2 CPU cores) instead of the default (about 16)")
     demo.add_argument("--n-train", type=int, help="train samples (default: 24, quick 3)")
     demo.add_argument("--n-test", type=int, help="test samples (default: 15, quick 3)")
     demo.add_argument("--seed", type=int, default=0, help="seeds the generated data, the random heads and the training")

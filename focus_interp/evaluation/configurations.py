@@ -19,6 +19,7 @@ from focus_interp.model.architecture import Architecture
 
 BASELINES = ("none", "gold_only", "no_gold")
 INTERVENTIONS = (*BASELINES, "split_softmax", "focus_direction")
+FIELDS = {**{name: () for name in BASELINES}, "split_softmax": ("heads", "k", "tau"), "focus_direction": ("heads", "k", "alpha")}
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,10 @@ class Configuration:
             raise FocusInterpError(f"{self.intervention} needs {strength[0]}")
         if self.tau is not None:
             check_tau(self.tau)
+        given = {"heads": self.heads != "", "k": self.k != 0, "tau": self.tau is not None, "alpha": self.alpha is not None}
+        unused = [name for name, present in given.items() if present and name not in FIELDS[self.intervention]]
+        if unused:
+            raise FocusInterpError(f"{self.intervention} takes no {', '.join(unused)}")
 
     @property
     def prompt(self) -> str:

@@ -27,6 +27,7 @@ from focus_interp.evaluation.configurations import (
 from focus_interp.evaluation.long_context_results import LongContextResults
 from focus_interp.metrics.long_context import score_response
 from focus_interp.model.generation import (
+    HELMET_NEWLINES,
     check_fits_window,
     newline_token_ids,
     stop_token_ids,
@@ -93,7 +94,7 @@ def run_long_context(
             prompt = sample.prompt(loaded.tokenizer)
             length = length_of(sample)
             check_fits_window(loaded, len(prompt), length)
-            stops = [*stop_token_ids(loaded), *newline_token_ids(loaded)] if sample.settings.stop_at_newline else None
+            stops = [*stop_token_ids(loaded), *newline_token_ids(loaded, HELMET_NEWLINES)] if sample.settings.stop_at_newline else None
             record = {"id": sample.id, "task": sample.task, "category": sample.category, "budget": sample.budget,
                       "prompt_tokens": len(prompt), "responses": {}, "scores": {}, "sink": {}}
             for name, interventions in edits.items():

@@ -64,6 +64,10 @@ def run_sweep(
     if batch_size < 1:
         raise FocusInterpError(f"batch_size must be at least 1, got {batch_size}")
     check_samples_have_answers(rows, "a sweep measures EM with")
+    names = [configuration.name for configuration in configurations]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise FocusInterpError(f"configurations {', '.join(repeated)} are listed more than once (or print the same): list each once")
     for configuration in configurations:
         configuration.check(head_sets, directions)
         if configuration.prompt != "long":

@@ -23,11 +23,19 @@ def stop_token_ids(loaded: LoadedModel) -> list[int]:
     return sorted(ids)
 
 
-def newline_token_ids(loaded: LoadedModel) -> list[int]:
-    """The id of the token that is a newline alone (Wu et al.'s decoding stops after it)."""
-    ids = loaded.tokenizer("\n", add_special_tokens=False)["input_ids"]
-    if len(ids) != 1:
-        raise FocusInterpError(f"this tokenizer has no single newline token (it encodes a newline as {ids})")
+WU_NEWLINES = ("<0x0A>", "Ċ")
+"""The newline-alone tokens Wu et al.'s decoding stops at: SentencePiece's byte token and byte-level BPE's."""
+HELMET_NEWLINES = ("\n", "Ċ", "ĊĊ", "<0x0A>")
+"""The tokens HELMET's ``stop_new_line`` stops at."""
+
+
+def newline_token_ids(loaded: LoadedModel, tokens: Sequence[str] = WU_NEWLINES) -> list[int]:
+    """The ids of those of ``tokens`` the vocabulary has; an error when it has none."""
+    tokenizer = loaded.tokenizer
+    vocabulary = tokenizer.get_vocab()
+    ids = sorted({vocabulary[token] for token in tokens if token in vocabulary})
+    if not ids:
+        raise FocusInterpError(f"this tokenizer has none of the newline tokens {', '.join(map(repr, tokens))}")
     return ids
 
 

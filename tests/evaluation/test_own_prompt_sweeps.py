@@ -54,8 +54,17 @@ def test_a_baseline_without_its_prompt_is_refused_before_any_work(tiny_loaded):
 @pytest.mark.parametrize(
     "arguments, match",
     [(("boost",), "no intervention 'boost'"), (("split_softmax", "top", 2), "split_softmax needs tau"),
-     (("focus_direction", "best", 2), "needs heads 'top' or 'random'")],
+     (("focus_direction", "best", 2), "needs heads 'top' or 'random'"),
+     (("none", "top", 2), "none takes no heads, k"), (("focus_direction", "top", 2, 0.3, 0.5), "focus_direction takes no tau")],
 )
 def test_a_configuration_that_cannot_run_is_one_line(arguments, match):
     with pytest.raises(FocusInterpError, match=match):
         Configuration(*arguments)
+
+
+def test_configurations_that_print_the_same_are_refused(tiny_loaded):
+    loaded = tiny_loaded("llama", "sdpa")
+    sample = own_prompt_sample(loaded.tokenizer, 0)
+    twice = [Configuration("split_softmax", "top", 2, tau=0.1), Configuration("split_softmax", "top", 2, tau=0.1000001)]
+    with pytest.raises(FocusInterpError, match="split_softmax top k=2 tau=0.1 are listed more than once"):
+        run_sweep(loaded, [sample], None, twice, _head_sets(loaded), progress=False)

@@ -132,3 +132,12 @@ def test_wu_et_al_decode_through_the_first_newline_past_the_end_of_turn(tiny_loa
                                             **greedy_kwargs(loaded, 12, newline))[0, len(prompt):].tolist()
     assert response == expected
     assert response[-1] in newline or len(response) == 12
+
+
+def test_newline_tokens_are_the_newline_alone_for_wu_and_helmets_list_for_helmet(tiny_loaded):
+    from focus_interp.model.generation import HELMET_NEWLINES
+
+    loaded = tiny_loaded("llama", "sdpa")
+    vocabulary = loaded.tokenizer.get_vocab()
+    assert newline_token_ids(loaded) == [vocabulary["Ċ"]]
+    assert newline_token_ids(loaded, HELMET_NEWLINES) == sorted(vocabulary[t] for t in HELMET_NEWLINES if t in vocabulary)
