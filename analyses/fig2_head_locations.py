@@ -2,7 +2,7 @@
 
 Reads a scoring run folder (``focus-interp heads --out RUN``); writes ``fig2_head_locations.png``,
 ``fig2_head_locations.csv`` (R per layer and head) and ``fig2_head_locations.md`` (counts of heads above
-0.2, 0.1, 0.05) into ``--out``.
+0.2, 0.1, 0.05, and of those whose 95% interval lies wholly above or reaches above) into ``--out``.
 Run: python analyses/fig2_head_locations.py RUN [--out figures]
 """
 
@@ -51,12 +51,15 @@ def main() -> None:
 
     write_csv(out / "fig2_head_locations.csv", ["layer", *(f"head_{h}" for h in range(n_heads))],
               ([layer, *(f"{value:.6f}" for value in grid[layer])] for layer in range(n_layers)))
-    counts = [[f"R > {t}", int(np.sum(grid > t)), f"{np.sum(grid > t) / grid.size:.1%}"] for t in THRESHOLDS]
+    low, high = score_grid(rows, "R_low"), score_grid(rows, "R_high")
+    counts = [[f"R > {t}", int(np.sum(grid > t)), f"{np.sum(grid > t) / grid.size:.1%}", int(np.sum(low > t)),
+               int(np.sum(high > t))] for t in THRESHOLDS]
     text = "\n\n".join(
         [
             "# Figure 2: contextual head locations",
-            f"Run: {run_description(meta)}. Heads: {grid.size} ({n_layers} layers x {n_heads} heads).",
-            markdown_table(["relevant score", "heads", "share"], counts),
+            f"Run: {run_description(meta)}. Heads: {grid.size} ({n_layers} layers x {n_heads} heads). Intervals: 95%, "
+            "questions resampled.",
+            markdown_table(["relevant score", "heads", "share", "interval wholly above", "interval reaching above"], counts),
             f"Layers of the top-20 heads by R: {_top_layers(grid, 20)}.",
             f"Made by `{command_line()}`.",
         ]

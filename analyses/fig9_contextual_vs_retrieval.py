@@ -95,8 +95,9 @@ def main() -> None:
     figure.tight_layout()
     figure.savefig(out / "fig9_contextual_vs_retrieval.png", dpi=150)
 
-    write_csv(out / "fig9_contextual_vs_retrieval.csv", ("kind", "rank", "layer", "head", "score", "shared"), [
-        (kind, rank, row["layer"], row["head"], f"{row[KINDS[kind][0]]:.6f}", int((row["layer"], row["head"]) in shared))
+    write_csv(out / "fig9_contextual_vs_retrieval.csv", ("kind", "rank", "layer", "head", "score", "score_low", "score_high", "shared"), [
+        (kind, rank, row["layer"], row["head"], *(f"{row[KINDS[kind][0] + bound]:.6f}" for bound in ("", "_low", "_high")),
+         int((row["layer"], row["head"]) in shared))
         for kind, rows in top.items()
         for rank, row in enumerate(rows, start=1)
     ])
@@ -118,6 +119,10 @@ def main() -> None:
             f"in the top-{args.k} lists. Shared by both top-{args.k} lists: {len(shared)} of {args.k}"
             + (f": {', '.join(f'({l}, {h})' for l, h in sorted(shared))}." if shared else "."),
             markdown_table(["kind", "heads", "where", "heads not in the other list (layer, head)"], table),
+            "Best heads, score [95% interval, questions resampled]: " + "; ".join(
+                f"{kind} ({rows[0]['layer']}, {rows[0]['head']}) {rows[0][KINDS[kind][0]]:.3f} "
+                f"[{rows[0][KINDS[kind][0] + '_low']:.3f}, {rows[0][KINDS[kind][0] + '_high']:.3f}]"
+                for kind, rows in top.items()) + ".",
             f"Made by `{command_line()}`.",
         ]
     )

@@ -2,6 +2,7 @@
 
 Reads a scoring run folder; writes ``table1_contextual_scores.md``, ``.csv`` and ``.png`` into ``--out``.
 long = the 20-document prompt, gold = the gold-only prompt, correct = EM on both, wrong = EM on gold-only only.
+Each score with its 95% interval (questions resampled, a question's gold positions together).
 Run: python analyses/table1_contextual_scores.py RUN [--out figures] [--top 5]
 """
 
@@ -34,8 +35,10 @@ CASE_COLUMNS = {
 }
 
 
-def _fraction(value: float | None) -> str:
-    return "–" if value is None else f"{value:.3f}"
+def _fraction(value: float | None, interval: list | None = None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.3f}" + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else "")
 
 
 def main() -> None:
@@ -49,20 +52,24 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    table = []
+    table, cells = [], []
     for row in top:
         for case, columns in CASE_COLUMNS.items():
-            table.append([row["layer"], row["head"], case, *(row[columns[s]] if s in columns else float("nan") for s in LONG_SCORES)])
-    headers = ["layer", "head", "case", "R", "IR", "IR max", "Sink"]
+            values = [[row[f"{columns[s]}{bound}"] for bound in ("", "_low", "_high")] if s in columns else [np.nan] * 3
+                      for s in LONG_SCORES]
+            table.append([row["layer"], row["head"], case, *(v for triple in values for v in triple)])
+            cells.append([row["layer"], row["head"], case, *("–" if np.isnan(m) else f"{m:.3f} [{lo:.3f}, {hi:.3f}]" for m, lo, hi in values)])
+    headers = ["layer", "head", "case", *(f"{s}{bound}" for s in LONG_SCORES for bound in ("", "_low", "_high"))]
     write_csv(out / "table1_contextual_scores.csv", headers, [[*r[:3], *("" if np.isnan(v) else f"{v:.6f}" for v in r[3:])] for r in table])
     cases = meta.get("n_cases", {})
     text = "\n\n".join(
         [
             "# Table 1: contextual scores of the top heads",
-            f"Run: {run_description(meta)}. EM long {_fraction(meta.get('em'))}, EM gold-only "
-            f"{_fraction(meta.get('em_gold'))}; samples per case: correct {cases.get('correct', '?')}, "
-            f"wrong {cases.get('wrong', '?')}.",
-            markdown_table(headers, table),
+            f"Run: {run_description(meta)}, {meta.get('n_questions', '?')} questions. EM long "
+            f"{_fraction(meta.get('em'), meta.get('em_interval'))}, EM gold-only "
+            f"{_fraction(meta.get('em_gold'), meta.get('em_gold_interval'))}; samples per case: correct {cases.get('correct', '?')}, "
+            f"wrong {cases.get('wrong', '?')}. Each score: mean [95% interval], questions resampled.",
+            markdown_table(["layer", "head", "case", "R", "IR", "IR max", "Sink"], cells),
             f"Made by `{command_line()}`.",
         ]
     )
@@ -72,11 +79,13 @@ def main() -> None:
     width = 0.8 / len(LONG_SCORES)
     for axis, (case, columns) in zip(axes, CASE_COLUMNS.items()):
         for index, score in enumerate(LONG_SCORES):
-            values = [row[columns[score]] if score in columns else np.nan for row in top]
-            axis.bar(np.arange(len(top)) + index * width, values, width, label=score)
+            values = np.array([row[columns[score]] if score in columns else np.nan for row in top])
+            bounds = np.array([[row[f"{columns[score]}{b}"] if score in columns else np.nan for row in top] for b in ("_low", "_high")])
+            axis.bar(np.arange(len(top)) + index * width, values, width, yerr=np.abs(bounds - values), capsize=2,
+                     error_kw={"elinewidth": 0.7}, label=score)
         axis.set_xticks(np.arange(len(top)) + 0.4 - width / 2, [f"L{r['layer']}H{r['head']}" for r in top], rotation=45)
         axis.set_title(case)
-    axes[0].set_ylabel("mean attention mass")
+    axes[0].set_ylabel("mean attention mass (95% intervals)")
     axes[-1].legend(fontsize=8)
     figure.suptitle(f"Top-{args.top} contextual heads: {run_description(meta)}", fontsize=9)
     figure.tight_layout()

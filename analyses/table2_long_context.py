@@ -2,8 +2,8 @@
 worse than no intervention; and the sink contextual score of the top heads per task with its standard deviation.
 
 Reads a run of ``focus-interp long-context --out RUN``; writes ``table2_long_context.png`` (one panel per budget),
-``.csv`` (task, category, budget, configuration, n, score, difference to no intervention, sink) and ``.md`` into
-``--out``.
+``.csv`` (task, category, budget, configuration, n, score and its 95% interval, the paired difference to no
+intervention with its interval and p-value, sink) and ``.md`` into ``--out``.
 Run: python analyses/table2_long_context.py RUN [--out figures]
 """
 
@@ -20,7 +20,6 @@ import numpy as np
 
 from focus_interp.errors import FocusInterpError
 from focus_interp.evaluation.long_context_results import BASELINE, LongContextResults
-from focus_interp.files import write_csv
 from focus_interp.paper.figures import command_line, run_script
 from focus_interp.reports.tables import markdown_table
 
@@ -36,6 +35,18 @@ def _sink_table(rows: list[dict], tasks: list[str]) -> list[list]:
         spread = (present.mean(), present.std()) if present.size else (np.nan, np.nan)
         table.append([budget, *map(_percent, values), *map(_percent, spread)])
     return table
+
+
+def _cell(row: dict | None, value: float) -> str:
+    """A task's score in percent with its interval, and the difference to no intervention with its p-value; an
+    average (no row) as its value alone."""
+    if row is None:
+        return f"{value:.1f}"
+    text = f"{100 * row['score']:.1f} [{100 * row['score_low']:.1f}, {100 * row['score_high']:.1f}]"
+    if row["difference"] is not None:
+        star = "*" if row["p_value"] < 0.05 else ""
+        text += f" ({100 * row['difference']:+.1f}, p {row['p_value']:.2f}{star})"
+    return text
 
 
 def _percent(value: float) -> str:
@@ -65,21 +76,20 @@ def main() -> None:
     figure.tight_layout()
     figure.savefig(out / "table2_long_context.png", dpi=150)
 
-    baseline = {(row["task"], row["budget"]): row["score"] for row in rows if row["configuration"] == BASELINE}
-    write_csv(out / "table2_long_context.csv", ("task", "category", "budget", "configuration", "n", "score", "difference", "sink"), [
-        (row["task"], row["category"], row["budget"], row["configuration"], row["n"], f"{row['score']:.6f}",
-         f"{row['score'] - baseline[row['task'], row['budget']]:.6f}", "" if np.isnan(row["sink"]) else f"{row['sink']:.6f}")
-        for row in rows
-    ])
+    results.write_csv(out / "table2_long_context.csv")
 
     sections = ["# Table 2: long-context tasks under focus directions", f"Run: {meta.get('model', '?')}, "
-                f"{meta.get('n_evaluated', '?')} samples ({Path(args.run).name}). Scores in percent; each cell's "
-                "difference to no intervention in brackets."]
+                f"{meta.get('n_evaluated', '?')} samples ({Path(args.run).name}). Scores in percent with their 95% "
+                "interval; under each configuration its paired difference to no intervention on the same samples "
+                "and p-value (* where p < 0.05). Category and overall averages have no interval."]
+    cells_of = {(row["task"], row["budget"], row["configuration"]): row for row in rows}
     for budget, (labels, configurations, grid) in tables.items():
-        base = grid[:, configurations.index(BASELINE)]
-        cells = [[label, *(f"{v:.1f}" if c == BASELINE else f"{v:.1f} ({v - b:+.1f})" for c, v in zip(configurations, values))]
-                 for label, values, b in zip(labels, grid, base)]
-        sections += [f"## {budget} tokens", markdown_table(["task", *configurations], cells)]
+        cells = []
+        for label, values in zip(labels, grid):
+            cells.append([label, *(_cell(cells_of.get((label, budget, c)), v) for c, v in zip(configurations, values))])
+        n = {row["task"]: row["n"] for row in rows if row["budget"] == budget}
+        sections += [f"## {budget} tokens ({', '.join(f'{task} {count}' for task, count in n.items())} samples)",
+                     markdown_table(["task", *configurations], cells)]
     tasks = list(dict.fromkeys(row["task"] for row in rows))
     sections += ["## Sink contextual score of the top heads without intervention (%; Tables 12-13)",
                  markdown_table(["budget", *tasks, "mean", "STD"], _sink_table(rows, tasks)), f"Made by `{command_line()}`."]

@@ -4,7 +4,8 @@ Reads a scoring run without intervention and scoring runs made with ``focus-inte
 --direction-heads RANKING --direction-k K --alpha A`` on the same samples (the paper: alpha -0.2, 0.2, 0.5 on the
 top-5 and 0.4, 0.5, 1.0 on the top-20); writes ``table3_scores_under_directions.md``, ``.csv`` and ``.png``.
 Rows: the top ``--top`` heads of the baseline run by R. Scores: R, IR, IR max, Sink on the long prompt and R, Sink
-on the gold-only prompt; each with its difference to the baseline.
+on the gold-only prompt; each with its difference to the baseline on the same samples, that difference's 95%
+interval (resampled by question) and its paired bootstrap p-value.
 Run: python analyses/table3_scores_under_directions.py BASELINE RUN [RUN ...] [--out figures] [--top 5]
 """
 
@@ -29,6 +30,7 @@ from focus_interp.paper.figures import (
     run_script,
 )
 from focus_interp.reports.tables import markdown_table
+from focus_interp.scoring.head_scores import HeadScores
 
 SCORES = {"R": "R", "IR": "IR", "IR max": "IR_max", "Sink": "sink", "R gold": "R_gold", "Sink gold": "sink_gold"}
 
@@ -50,33 +52,42 @@ def main() -> None:
     base_rows, base_meta = load_head_run(args.baseline)
     if base_meta["settings"].get("interventions"):
         raise FocusInterpError(f"{args.baseline} was scored under an intervention: pass the run without one first")
-    base = {(r["layer"], r["head"]): r for r in base_rows}
+    baseline = HeadScores.load(args.baseline)
     top = [(r["layer"], r["head"]) for r in rank_heads(base_rows)[: args.top]]
     runs = []
     for folder in args.runs:
-        rows, meta = load_head_run(folder)
+        _, meta = load_head_run(folder)
         if meta["settings"].get("rows") != base_meta["settings"].get("rows"):
             raise FocusInterpError(f"{folder} scored other samples than {args.baseline}: score the same data")
-        runs.append((_label(meta), {(r["layer"], r["head"]): r for r in rows}))
+        scores = HeadScores.load(folder)
+        runs.append((_label(meta), scores, {column: scores.compare(baseline, column) for column in SCORES.values()}))
 
-    table, deltas = [], []
-    for label, scores in runs:
-        for head in top:
-            values = [scores[head][column] for column in SCORES.values()]
-            changes = [scores[head][column] - base[head][column] for column in SCORES.values()]
-            table.append([label, f"L{head[0]}H{head[1]}", *values, *changes])
-            deltas.append(changes[0])
-    headers = ["intervention", "head", *SCORES, *(f"Δ {name}" for name in SCORES)]
+    table, cells, deltas = [], [], []
+    for label, scores, compared in runs:
+        for layer, head in top:
+            row, cell = [label, f"L{layer}H{head}"], [label, f"L{layer}H{head}"]
+            for column in SCORES.values():
+                value = float(scores.mean(column)[layer, head])
+                change = {key: float(grid[layer, head]) for key, grid in compared[column].items()}
+                row += [value, change["difference"], change["low"], change["high"], change["p_value"]]
+                star = "*" if change["p_value"] < 0.05 else ""
+                cell.append(f"{value:.3f} ({change['difference']:+.3f} [{change['low']:+.3f}, {change['high']:+.3f}]{star})")
+            table.append(row)
+            cells.append(cell)
+            deltas.append(row[3])
+    headers = ["intervention", "head", *(f"{name}{part}" for name in SCORES for part in ("", " Δ", " Δ low", " Δ high", " p"))]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_csv(out / "table3_scores_under_directions.csv", headers, [[*row[:2], *(f"{v:.6f}" for v in row[2:])] for row in table])
-    base_table = [["none", f"L{h[0]}H{h[1]}", *(base[h][c] for c in SCORES.values())] for h in top]
+    base_table = [["none", f"L{h[0]}H{h[1]}", *(float(baseline.mean(c)[h]) for c in SCORES.values())] for h in top]
     text = "\n\n".join(
         [
             "# Table 3: contextual scores under focus directions",
-            f"Baseline run: {run_description(base_meta)}. Heads: the top {args.top} of the baseline by R.",
+            f"Baseline run: {run_description(base_meta)} ({baseline.n_questions} questions). Heads: the top {args.top} "
+            "of the baseline by R. Each cell: the mean score under the direction, then its difference to the baseline "
+            "on the same samples with the 95% interval (questions resampled; * where the paired p < 0.05).",
             markdown_table(["intervention", "head", *SCORES], base_table),
-            markdown_table(headers, table),
+            markdown_table(["intervention", "head", *SCORES], cells),
             f"Made by `{command_line()}`.",
         ]
     )
@@ -86,7 +97,7 @@ def main() -> None:
     grid = np.asarray(deltas).reshape(len(runs), len(top)).T
     limit = max(1e-9, float(np.nanmax(np.abs(grid))))
     image = axis.imshow(grid, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
-    axis.set_xticks(range(len(runs)), [label for label, _ in runs], rotation=45, ha="right", fontsize=8)
+    axis.set_xticks(range(len(runs)), [label for label, _, _ in runs], rotation=45, ha="right", fontsize=8)
     axis.set_yticks(range(len(top)), [f"L{h[0]}H{h[1]}" for h in top], fontsize=8)
     for (i, j), value in np.ndenumerate(grid):
         axis.text(j, i, f"{value:+.3f}", ha="center", va="center", fontsize=7)

@@ -154,6 +154,7 @@ def _demo(args: argparse.Namespace) -> None:
         configuration_label,
         run_demo,
     )
+    from focus_interp.reports.tables import difference_cell, em_cell
 
     sizes = QUICK_SIZES if args.quick else DEFAULT_SIZES
     sizes = replace(sizes, **{name: value for name in ("n_train", "n_test") if (value := getattr(args, name)) is not None})
@@ -163,9 +164,11 @@ def _demo(args: argparse.Namespace) -> None:
     numbers = run_demo(loaded, out, sizes, args.seed)
     top = ", ".join(f"L{row['layer']}H{row['head']} {row['R']:.3f}" for row in numbers["heads"]["top"][:5])
     print(f"\ntop 5 contextual heads (R = mean attention on the gold document): {top}")
-    print(f"EM on {numbers['evaluation']['n']} test samples:")
-    for row in numbers["evaluation"]["em"]:
-        print(f"  {configuration_label(row):<46} {row['em']:.3f}")
+    evaluation = numbers["evaluation"]
+    print(f"EM on {evaluation['n']} test samples of {evaluation['n_questions']} questions [95% interval by question], "
+          f"and the difference to no intervention on the same samples:")
+    for row in evaluation["em"]:
+        print(f"  {configuration_label(row):<46} {em_cell(row):<20} {difference_cell(row)}")
     print(f"written: {out}/report.md (figures, numbers.json, em.csv, top_heads.csv)")
 
 
@@ -187,8 +190,7 @@ def _compensate(args: argparse.Namespace) -> None:
     k_values = capped_k(args.k, min(n_heads, len(head_sets.ranking)))
     configurations = split_softmax_configurations(k_values, args.taus, args.random_taus)
     print(f"{len(configurations)} configurations x {len(rows)} samples into {args.out}")
-    summary = run_sweep(loaded, rows, args.out, configurations, head_sets, data, args.max_new_tokens, batch_size=args.batch_size).summary
-    _print_results(args.out, summary)
+    _print_results(args.out, run_sweep(loaded, rows, args.out, configurations, head_sets, data, args.max_new_tokens, batch_size=args.batch_size))
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -205,10 +207,10 @@ def _evaluate(args: argparse.Namespace) -> None:
     directions = read_directions(args.directions, loaded.architecture)
     n_heads = loaded.architecture.n_layers * loaded.architecture.n_heads
     head_sets = HeadSets(tuple(ranking_from(args.heads, loaded.architecture, args.score)), str(args.heads), loaded.architecture, args.seed)
-    configurations = focus_direction_configurations(capped_k(args.k, min(n_heads, len(head_sets.ranking))), args.alphas)
+    configurations = focus_direction_configurations(capped_k(args.k, min(n_heads, len(head_sets.ranking))), args.alphas, args.positions)
     print(f"{directions.describe()}\n{len(configurations)} configurations x {len(rows)} samples into {args.out}")
-    summary = run_sweep(loaded, rows, args.out, configurations, head_sets, data, args.max_new_tokens, directions=directions).summary
-    _print_results(args.out, summary)
+    _print_results(args.out, run_sweep(loaded, rows, args.out, configurations, head_sets, data, args.max_new_tokens,
+                                       directions=directions, batch_size=args.batch_size))
 
 
 def _train_directions(args: argparse.Namespace) -> None:
@@ -337,17 +339,21 @@ def _long_context(args: argparse.Namespace) -> None:
     print(f"written: {args.out}/results.csv")
 
 
-def _print_results(out: str, summary: dict) -> None:
-    from focus_interp.evaluation.multidoc import read_results
+def _print_results(out: str, results) -> None:
+    from focus_interp.reports.tables import difference_cell, em_cell
 
+    summary = results.summary
     if summary["n_skipped"]:
         print(f"skipped {summary['n_skipped']} samples (listed in meta.json), e.g.: {summary['skipped'][0]['reason']}")
-    print(f"\nEM over {summary['n_evaluated']} samples:")
-    for row in read_results(f"{out}/results.csv"):
-        if row["gold_position"] == "all":
-            label = " ".join(x for x in (row["intervention"], row["heads"], row["k"] and f"k={row['k']}") if x)
-            strength = f"tau={row['tau']:g}" if row["tau"] is not None else f"alpha={row['alpha']:g}" if row["alpha"] is not None else ""
-            print(f"  {label:<28} {strength:<12} {row['em']:.3f}")
+    rows = [row for row in results.table() if row["gold_position"] == "all"]
+    questions = rows[0]["n_questions"] if rows else 0
+    print(f"\nEM over {summary['n_evaluated']} samples of {questions} questions, 95% intervals by question; "
+          f"difference to no intervention on the same samples (paired bootstrap):")
+    for row in rows:
+        label = " ".join(str(x) for x in (row["intervention"], row["heads"], row["k"] and f"k={row['k']}",
+                                          row["positions"] == "response" and "response rows") if x)
+        strength = f"tau={row['tau']:g}" if row["tau"] is not None else f"alpha={row['alpha']:g}" if row["alpha"] is not None else ""
+        print(f"  {label:<28} {strength:<12} {em_cell(row):<20} {difference_cell(row)}")
     print(f"written: {out}/results.csv")
 
 
@@ -431,6 +437,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_heads_options(evaluate)
     evaluate.add_argument("--directions", required=True, help="a directions file (.safetensors with q and k) or a folder of the authors' released .pth files")
     evaluate.add_argument("--alphas", type=float, nargs="+", default=[-1.0, -0.5, -0.2, 0.2, 0.3, 0.4, 0.5, 1.0], help="direction strengths")
+    evaluate.add_argument("--positions", nargs="+", default=["all"], choices=["all", "response"],
+                          help="where a direction edits: every position (the paper's), or only the rows from the last prompt "
+                               "token on ('response': shares the prompt's prefill); both to compare them on the same samples")
+    evaluate.add_argument("--batch-size", type=int, default=16, help="configurations decoded together")
     evaluate.set_defaults(run=_evaluate, split="test")
     train = command("train-directions", "cache activations and train focus directions of every head")
     _add_model_options(train)

@@ -22,7 +22,7 @@ from focus_interp.directions import read_directions
 from focus_interp.directions.run import train_directions
 from focus_interp.errors import FocusInterpError
 from focus_interp.evaluation.configurations import BASELINES, Configuration, HeadSets
-from focus_interp.evaluation.multidoc import read_results, run_sweep
+from focus_interp.evaluation.multidoc import run_sweep
 from focus_interp.files import write_atomic, write_csv
 from focus_interp.heads import rank_heads
 from focus_interp.model.loading import LoadedModel
@@ -33,7 +33,7 @@ from focus_interp.reports.plots import (
     save_figure,
     score_grid,
 )
-from focus_interp.reports.tables import markdown_table
+from focus_interp.reports.tables import difference_cell, em_cell, markdown_table
 from focus_interp.scoring.contextual_run import score_heads
 from focus_interp.scoring.head_score_files import read_head_scores
 
@@ -120,32 +120,50 @@ def run_demo(loaded: LoadedModel, out: str | Path, sizes: DemoSizes = DEFAULT_SI
     directions = read_directions(out / "directions" / "directions.safetensors", architecture)
     head_sets = HeadSets(tuple((row["layer"], row["head"]) for row in ranking), "heads", architecture, seed)
     configurations = demo_configurations(sizes)
-    stage(
+    evaluation = stage(
         "evaluation", f"3/3 answering {sizes.n_test} test samples under {len(configurations)} configurations into {out / 'evaluation'}",
         lambda: run_sweep(
             loaded, rows["test"], out / "evaluation", configurations, head_sets, {**data, "split": "test"},
             sizes.max_new_tokens, directions=directions, progress=progress,
         ),
     )
-    numbers = _numbers(loaded, sizes, seed, scoring, training, ranking, read_results(out / "evaluation" / "results.csv"))
+    numbers = _numbers(loaded, sizes, seed, scoring, training, ranking, evaluation.table())
     _write_report(out, numbers, score_grid(ranking, "R"), timings)
     return numbers
 
 
+TOP_COLUMNS = ("layer", "head", "R", "IR", "IR_max", "sink", "R_gold", "R_low", "R_high")
+"""The columns of ``top_heads.csv``: the mean scores of the top 20 heads, and R's 95% interval by question."""
+EM_COLUMNS = ("intervention", "heads", "k", "tau", "alpha", "em", "em_low", "em_high", "difference", "difference_low",
+              "difference_high", "p_value")
+"""The columns of ``em.csv`` (and of ``numbers.json``'s EM rows): EM, its 95% interval by question, and the
+paired difference to no intervention with its interval and p-value."""
+
+
 def _numbers(loaded, sizes, seed, scoring, training, ranking, results) -> dict:
-    top = [{key: row[key] for key in ("layer", "head", "R", "IR", "IR_max", "sink", "R_gold")} for row in ranking[:20]]
+    top = [{key: row[key] for key in TOP_COLUMNS} for row in ranking[:20]]
     overall = [row for row in results if row["gold_position"] == "all"]
     if not overall or not overall[0]["n"]:
         raise FocusInterpError("no test sample fits the model's window: run the demo with a model of a longer context")
-    em = [{key: row[key] for key in ("intervention", "heads", "k", "tau", "alpha", "em")} for row in overall]
+    em = [{key: _rounded(row[key]) for key in EM_COLUMNS} for row in overall]
     return {
         "model": loaded.name,
         "seed": seed,
         "sizes": asdict(sizes),
-        "heads": {"n_scored": scoring["n_scored"], "em": scoring["em"], "em_gold": scoring["em_gold"], "top": top},
+        "heads": {key: scoring[key] for key in ("n_scored", "n_questions", "em", "em_interval", "em_gold", "em_gold_interval")} | {"top": top},
         "directions": {key: training[key] for key in ("n_trained", "final_loss", "query_norm_mean", "key_norm_mean")},
-        "evaluation": {"n": overall[0]["n"], "em": em},
+        "evaluation": {"n": overall[0]["n"], "n_questions": overall[0]["n_questions"], "em": em},
     }
+
+
+def _with_interval(numbers: dict, key: str) -> str:
+    low, high = numbers[f"{key}_interval"]
+    return f"{numbers[key]:.2f} [{low:.2f}, {high:.2f}]"
+
+
+def _rounded(value):
+    """A float to the 6 decimals of ``results.csv`` (so ``numbers.json``, ``em.csv`` and it agree); others as given."""
+    return round(value, 6) if isinstance(value, float) else value
 
 
 def configuration_label(row: dict) -> str:
@@ -169,21 +187,29 @@ def _write_report(out: Path, numbers: dict, grid, timings: dict) -> None:
         for row in em
     ]
     bars = plot_em_bars([configuration_label(row) for row in em], [row["em"] for row in em], colours,
-                        f"Exact match on {evaluation['n']} generated test samples: {model}")
+                        f"Exact match on {evaluation['n']} generated test samples ({evaluation['n_questions']} questions): {model}",
+                        intervals=[(row["em_low"], row["em_high"]) for row in em])
     save_figure(bars, out / "em.png")
     write_atomic(out / "numbers.json", json.dumps(numbers, indent=2) + "\n")
     write_atomic(out / "timings.json", json.dumps(timings, indent=2) + "\n")
     for name, columns, rows in (
-        ("em.csv", ("intervention", "heads", "k", "tau", "alpha", "em"), evaluation["em"]),
-        ("top_heads.csv", ("layer", "head", "R", "IR", "IR_max", "sink", "R_gold"), heads["top"]),
+        ("em.csv", EM_COLUMNS, evaluation["em"]),
+        ("top_heads.csv", TOP_COLUMNS, heads["top"]),
     ):
         write_csv(out / name, columns, ([row[key] for key in columns] for row in rows))
-    em = {configuration_label(row): row["em"] for row in evaluation["em"]}
     top_table = markdown_table(
-        ["layer", "head", "R", "IR", "IR_max", "sink", "R_gold"],
-        [[row[key] for key in ("layer", "head", "R", "IR", "IR_max", "sink", "R_gold")] for row in heads["top"][:10]],
+        ["layer", "head", "R", "IR", "IR_max", "sink", "R_gold", "R 95% interval"],
+        [[*(row[key] for key in TOP_COLUMNS[:7]), f"[{row['R_low']:.3f}, {row['R_high']:.3f}]"] for row in heads["top"][:10]],
     )
-    em_table = markdown_table(["configuration", "EM"], [[label, value] for label, value in em.items()])
+    em_table = markdown_table(
+        ["configuration", "EM [95% interval]", "difference to no intervention [95% interval], p-value"],
+        [[configuration_label(row), em_cell(row), difference_cell(row)] for row in evaluation["em"]],
+    )
+    unclear = [configuration_label(row) for row in evaluation["em"] if row["p_value"] is not None and row["p_value"] >= 0.05]
+    significance = (
+        f"Not significantly different from no intervention at the 5% level on these {evaluation['n']} samples: "
+        f"{'; '.join(unclear)}." if unclear else "Every configuration differs significantly from no intervention at the 5% level."
+    )
     gold = ", ".join(map(str, sizes["gold_positions"]))
     text = f"""# Focus directions on {model}
 
@@ -197,8 +223,8 @@ evaluation {timings['evaluation']:.0f} s). Every number below is in `numbers.jso
 
 Each head's mean attention from the answer tokens to the gold document (R), to all other documents (IR), to the most
 attended other document (IR_max) and to the first 2 tokens (sink); R_gold on the prompt with the gold document alone.
-On the train samples the model answers with EM {heads['em']:.2f} with all documents and {heads['em_gold']:.2f} with
-the gold document alone.
+On the {heads['n_scored']} train samples ({heads['n_questions']} questions) the model answers with EM {_with_interval(heads, 'em')}
+with all documents and {_with_interval(heads, 'em_gold')} with the gold document alone (95% intervals by question).
 
 ![R per head](heads.png)
 
@@ -215,7 +241,12 @@ drawn with the seed.
 
 ![EM per configuration](em.png)
 
+Intervals are 95% cluster-bootstrap intervals over the {evaluation['n_questions']} test questions (a question's
+gold positions are resampled together); each difference is paired on the same samples, with its bootstrap p-value.
+
 {em_table}
+
+{significance}
 
 Training loss (minus the attention on the gold document, per layer):
 

@@ -11,10 +11,16 @@ import sys
 
 import pytest
 
-from focus_interp.demo import QUICK_SIZES, demo_configurations, run_demo
+from focus_interp.demo import (
+    QUICK_SIZES,
+    configuration_label,
+    demo_configurations,
+    run_demo,
+)
 from focus_interp.directions import cache as cache_module
 from focus_interp.directions import run as directions_run
 from focus_interp.evaluation import multidoc
+from focus_interp.reports.tables import difference_cell, em_cell
 from focus_interp.scoring import contextual_run
 
 
@@ -45,6 +51,12 @@ def test_the_quick_demo_report_embeds_its_figures_and_holds_every_number(quick_r
     with open(quick_report / "evaluation" / "results.csv") as handle:
         overall = [row for row in csv.DictReader(handle) if row["gold_position"] == "all"]
     assert [float(row["em"]) for row in overall] == [row["em"] for row in em]
+    assert [float(row["p_value"] or "nan") for row in overall][1:] == [row["p_value"] for row in em][1:]
+    assert "95% cluster-bootstrap intervals" in report
+    for row in em:
+        assert f"| {configuration_label(row)} | {em_cell(row)} | {difference_cell(row)} |" in report
+    unclear = [configuration_label(row) for row in em if row["p_value"] is not None and row["p_value"] >= 0.05]
+    assert ("Not significantly different from no intervention" in report) == bool(unclear)
     head = numbers["heads"]["top"][0]
     assert f"| {head['layer']} | {head['head']} | {head['R']:.3f} |" in report
     with open(quick_report / "heads" / "head_scores.csv") as handle:

@@ -335,8 +335,8 @@ def analysis_error(monkeypatch, script: str, *args: str) -> str:
     [
         ("fig2_head_locations.py", ["{missing}"], "is not a run folder (no meta.json): run `focus-interp heads"),
         ("table1_contextual_scores.py", ["{missing}"], "is not a run folder"),
-        ("fig3_split_softmax.py", ["{heads_run}"], "results.csv: run `focus-interp compensate"),
-        ("fig4_focus_directions.py", ["{missing}"], "no results at"),
+        ("fig3_split_softmax.py", ["{heads_run}"], "is not a sweep's run folder (its meta.json lists no configurations): pass the folder of `focus-interp compensate`"),
+        ("fig4_focus_directions.py", ["{missing}"], "is not a run folder"),
         ("fig9_contextual_vs_retrieval.py", ["{heads_run}", "{heads_run}"], "has no retrieval scores: pass a run of `focus-interp retrieval-heads`"),
         ("table2_long_context.py", ["{heads_run}"], "run `focus-interp long-context"),
         ("table3_scores_under_directions.py", ["{heads_run}", "{heads_run}"], "pass runs made with --directions"),

@@ -14,24 +14,30 @@ from focus_interp.errors import FocusInterpError
 from focus_interp.evaluation.rankings import ranking_of
 from focus_interp.heads import Head, check_heads, random_heads
 from focus_interp.interventions import FocusDirection, SplitSoftmax
+from focus_interp.interventions.generation import DIRECTION_POSITIONS
 from focus_interp.interventions.split_softmax import check_tau
 from focus_interp.model.architecture import Architecture
 
 BASELINES = ("none", "gold_only", "no_gold")
 INTERVENTIONS = (*BASELINES, "split_softmax", "focus_direction")
-FIELDS = {**{name: () for name in BASELINES}, "split_softmax": ("heads", "k", "tau"), "focus_direction": ("heads", "k", "alpha")}
+FIELDS = {
+    **{name: () for name in BASELINES}, "split_softmax": ("heads", "k", "tau"), "focus_direction": ("heads", "k", "alpha", "positions"),
+}
 
 
 @dataclass(frozen=True)
 class Configuration:
     """One evaluated setting: ``intervention`` one of ``INTERVENTIONS``; for split softmax (``tau``) and focus
-    directions (``alpha``), ``heads`` is ``top`` (the first k of the ranking) or ``random`` (a seeded draw of k)."""
+    directions (``alpha``), ``heads`` is ``top`` (the first k of the ranking) or ``random`` (a seeded draw of k). A
+    focus direction edits every position (``positions="all"``, the paper's) or only the rows from the last prompt
+    token on (``"response"``: the prompt's rows untouched, so a sweep shares their prefill)."""
 
     intervention: str
     heads: str = ""
     k: int = 0
     tau: float | None = None
     alpha: float | None = None
+    positions: str = "all"
 
     def __post_init__(self) -> None:
         if self.intervention not in INTERVENTIONS:
@@ -44,7 +50,10 @@ class Configuration:
             raise FocusInterpError(f"{self.intervention} needs {strength[0]}")
         if self.tau is not None:
             check_tau(self.tau)
-        given = {"heads": self.heads != "", "k": self.k != 0, "tau": self.tau is not None, "alpha": self.alpha is not None}
+        if self.positions not in DIRECTION_POSITIONS:
+            raise FocusInterpError(f"positions must be one of {', '.join(DIRECTION_POSITIONS)}, got {self.positions!r}")
+        given = {"heads": self.heads != "", "k": self.k != 0, "tau": self.tau is not None, "alpha": self.alpha is not None,
+                 "positions": self.positions != "all"}
         unused = [name for name, present in given.items() if present and name not in FIELDS[self.intervention]]
         if unused:
             raise FocusInterpError(f"{self.intervention} takes no {', '.join(unused)}")
@@ -82,6 +91,8 @@ class Configuration:
             parts.append(f"tau={self.tau:g}")
         if self.alpha is not None:
             parts.append(f"alpha={self.alpha:g}")
+        if self.positions != "all":
+            parts.append(f"{self.positions} rows")
         return " ".join(parts)
 
 
@@ -120,11 +131,16 @@ def split_softmax_configurations(
     return configurations
 
 
-def focus_direction_configurations(k_values: Sequence[int], alphas: Sequence[float]) -> list[Configuration]:
-    """The baselines, then top-k heads at every alpha."""
+def focus_direction_configurations(
+    k_values: Sequence[int], alphas: Sequence[float], positions: Sequence[str] = ("all",)
+) -> list[Configuration]:
+    """The baselines, then top-k heads at every alpha, for each of ``positions`` (``all``, ``response``)."""
     check_distinct("alphas", alphas)
+    if len(set(positions)) != len(positions):
+        raise FocusInterpError(f"positions list a value more than once: {', '.join(positions)}")
     return [Configuration(name) for name in BASELINES] + [
-        Configuration("focus_direction", "top", k, alpha=alpha) for alpha in alphas for k in k_values
+        Configuration("focus_direction", "top", k, alpha=alpha, positions=where)
+        for where in positions for alpha in alphas for k in k_values
     ]
 
 

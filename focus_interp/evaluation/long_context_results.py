@@ -1,6 +1,7 @@
 """A long-context run's results as one object: every sample's responses, scores and sink scores under each
-configuration, the table of means per task, budget and configuration (``results.csv``), a DataFrame, the score grid
-of Table 2 and its figure."""
+configuration, the table of means per task, budget and configuration (``results.csv``: each score's 95% interval
+over the samples, and its paired difference to no intervention), a DataFrame, the score grid of Table 2 and its
+figure."""
 
 from __future__ import annotations
 
@@ -12,10 +13,17 @@ import numpy as np
 
 from focus_interp.errors import FocusInterpError
 from focus_interp.files import write_csv
+from focus_interp.metrics.intervals import (
+    mean_interval,
+    paired_difference,
+    question_clusters,
+)
 from focus_interp.reports.plots import plot_score_differences
 from focus_interp.runs.run_folder import read_run
 
-RESULT_COLUMNS = ("task", "category", "budget", "configuration", "n", "score", "sink")
+RESULT_COLUMNS = ("task", "category", "budget", "configuration", "n", "score", "score_low", "score_high", "difference",
+                  "difference_low", "difference_high", "p_value", "sink")
+COMPARISON = ("difference", "difference_low", "difference_high", "p_value")
 BASELINE = "none"
 AVERAGE = "average"
 
@@ -37,19 +45,28 @@ class LongContextResults:
 
     def table(self) -> list[dict]:
         """One row per (task, budget) and configuration: the columns of ``results.csv``; ``sink`` NaN where no
-        response had tokens."""
+        response had tokens; the score's 95% interval (bootstrap over the samples), and its difference to no
+        intervention on the same samples with interval and p-value (None for no intervention, or without it)."""
         groups: dict[tuple, list[dict]] = {}
         for record in self.records:
             groups.setdefault((record["task"], record["category"], record["budget"]), []).append(record)
         rows = []
         for (task, category, budget), chosen in sorted(groups.items()):
+            clusters = question_clusters(chosen)
             for name in self.configurations:
                 sinks = [r["sink"][name] for r in chosen if r["sink"][name] is not None]
-                rows.append({
+                scores = [r["scores"][name] for r in chosen]
+                interval = mean_interval(scores, clusters)
+                row = {
                     "task": task, "category": category, "budget": budget, "configuration": name, "n": len(chosen),
-                    "score": float(np.mean([r["scores"][name] for r in chosen])),
-                    "sink": float(np.mean(sinks)) if sinks else math.nan,
-                })
+                    "score": interval.estimate, "score_low": interval.low, "score_high": interval.high,
+                    **dict.fromkeys(COMPARISON), "sink": float(np.mean(sinks)) if sinks else math.nan,
+                }
+                if BASELINE in self.configurations and name != BASELINE:
+                    compared = paired_difference(scores, [r["scores"][BASELINE] for r in chosen], clusters)
+                    row.update(difference=compared.difference, difference_low=compared.low,
+                               difference_high=compared.high, p_value=compared.p_value)
+                rows.append(row)
         return rows
 
     def to_frame(self):
@@ -100,10 +117,13 @@ class LongContextResults:
         return plot_score_differences(labels, configurations, grid, baseline, f"{budget} tokens (green: better than no intervention)", ax)
 
     def write_csv(self, path: str | Path) -> None:
-        """``results.csv``: the table, scores to 6 decimals, an empty sink where there is none."""
+        """``results.csv``: the table, numbers to 6 decimals, empty where there is none."""
+        def cell(value):
+            return "" if value is None or math.isnan(value) else f"{value:.6f}"
+
         write_csv(Path(path), RESULT_COLUMNS, (
-            [row["task"], row["category"], row["budget"], row["configuration"], row["n"], f"{row['score']:.6f}",
-             "" if math.isnan(row["sink"]) else f"{row['sink']:.6f}"]
+            [row["task"], row["category"], row["budget"], row["configuration"], row["n"],
+             *(cell(row[column]) for column in RESULT_COLUMNS[5:])]
             for row in self.table()
         ))
 

@@ -3,7 +3,8 @@
 A configuration is no intervention, a baseline prompt (gold document alone, distractors alone), a split softmax
 (heads, k, tau) or a focus direction (heads, k, alpha). ``samples.jsonl`` holds each sample's responses and EM
 under every configuration; ``results.csv`` has one row per configuration and gold position (and ``all``):
-intervention, heads, k, tau, alpha, heads_source, gold_position, n, em. A rerun resumes.
+intervention, heads, k, tau, alpha, heads_source, gold_position, n and n_questions, em and its 95% interval, and the
+paired difference to no intervention (its interval and p-value). A rerun resumes.
 """
 
 from __future__ import annotations
@@ -24,15 +25,17 @@ from focus_interp.evaluation.configurations import (
     HeadSets,
 )
 from focus_interp.evaluation.sweep_results import (
+    COMPARISON,
     RESULT_COLUMNS,
     SweepResults,
     configuration_records,
 )
 from focus_interp.files import read_csv_rows
-from focus_interp.interventions import SplitSoftmax
+from focus_interp.interventions import FocusDirection, SplitSoftmax
 from focus_interp.interventions.generation import (
+    DIRECTION_POSITIONS,
+    generate_focus_direction_sweep,
     generate_split_softmax_sweep,
-    generate_with_interventions,
 )
 from focus_interp.metrics.exact_match import best_subspan_em
 from focus_interp.model.generation import check_fits_window, greedy_response
@@ -57,7 +60,8 @@ def run_sweep(
 
     ``rows``: multi-document QA rows or ``prompt_sample``s with answers (and the prompts of the baselines asked
     for). Split softmaxes share each prompt's prefill (``generate_split_softmax_sweep``); focus directions need
-    ``directions`` and run one generation each. Rows whose prompts do not fit the window are skipped and listed
+    ``directions`` and run as rows of batches of up to ``batch_size`` (``generate_focus_direction_sweep``: each
+    row equals its direction alone; ``positions="response"`` ones also share the prefill). Rows whose prompts do not fit the window are skipped and listed
     in ``meta.json``. ``max_new_tokens`` defaults to the rows' protocol's (``response_length``).
     """
     max_new_tokens = response_length(rows, max_new_tokens)
@@ -110,15 +114,17 @@ def _evaluate_row(loaded, row, configurations, head_sets, directions, max_new_to
     if shared:
         outputs = generate_split_softmax_sweep(loaded, prompts.long, list(shared.values()), max_new_tokens, batch_size)
         responses.update(zip(shared, outputs))
+    for positions in DIRECTION_POSITIONS:
+        steered = {c.name: edits[c.name] for c in configurations if isinstance(edits.get(c.name), FocusDirection) and c.positions == positions}
+        if steered:
+            outputs = generate_focus_direction_sweep(loaded, prompts.long, list(steered.values()), max_new_tokens, batch_size, positions)
+            responses.update(zip(steered, outputs))
     for configuration in configurations:
-        name = configuration.name
         if configuration.prompt != "long":
             baseline = getattr(prompts, configuration.prompt)
             if baseline.input_ids not in plain:
                 plain[baseline.input_ids] = greedy_response(loaded, baseline, max_new_tokens)
-            responses[name] = plain[baseline.input_ids]
-        elif name not in shared:
-            responses[name] = generate_with_interventions(loaded, prompts.long, [edits[name]], max_new_tokens)
+            responses[configuration.name] = plain[baseline.input_ids]
     texts = {c.name: tokenizer.decode(responses[c.name]) for c in configurations}
     return {
         "id": row["id"],
@@ -131,17 +137,20 @@ def _evaluate_row(loaded, row, configurations, head_sets, directions, max_new_to
 
 
 def read_results(path: str | Path) -> list[dict]:
-    """Rows of a ``results.csv`` with numbers parsed (None for empty cells)."""
+    """Rows of a ``results.csv`` with numbers parsed (None for empty cells, NaN for an EM without samples)."""
     path = Path(path)
     hint = f"no results at {path}: run `focus-interp compensate ... --out {path.parent}` first"
+
+    def number(value: str, kind=float):
+        return kind(value) if value else None
+
     return [
         {
             **row,
-            "k": int(row["k"]) if row["k"] else None,
-            "tau": float(row["tau"]) if row["tau"] else None,
-            "alpha": float(row["alpha"]) if row["alpha"] else None,
-            "n": int(row["n"]),
-            "em": float(row["em"]),
+            **{column: number(row[column], int) for column in ("k", "n", "n_questions")},
+            **{column: number(row[column]) for column in ("tau", "alpha", *COMPARISON)},
+            "positions": row["positions"] or None,
+            **{column: float(row[column] or "nan") for column in ("em", "em_low", "em_high")},
         }
         for row in read_csv_rows(path, RESULT_COLUMNS, hint, "results.csv")
     ]

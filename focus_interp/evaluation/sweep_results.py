@@ -1,5 +1,6 @@
 """A sweep's results as one object: every sample's responses and EM under each configuration, the table of mean EM
-per configuration and gold position (``results.csv``), a DataFrame and the EM-against-k figure (Figures 3 and 4)."""
+per configuration and gold position (``results.csv``) with its 95% interval (resampled by question) and its paired
+difference to no intervention on the same samples, a DataFrame and the EM-against-k figure (Figures 3 and 4)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,23 @@ from typing import Sequence
 from focus_interp.errors import FocusInterpError
 from focus_interp.evaluation.configurations import Configuration
 from focus_interp.files import write_csv
+from focus_interp.metrics.intervals import (
+    mean_interval,
+    paired_difference,
+    question_clusters,
+)
 from focus_interp.reports.plots import plot_em_against_k
 from focus_interp.runs.run_folder import read_run
 
-RESULT_COLUMNS = ("intervention", "heads", "k", "tau", "alpha", "heads_source", "gold_position", "n", "em")
+RESULT_COLUMNS = (
+    "intervention", "heads", "k", "tau", "alpha", "positions", "heads_source", "gold_position", "n", "n_questions", "em", "em_low",
+    "em_high", "difference", "difference_low", "difference_high", "p_value",
+)
+"""``em_low``-``em_high``: the 95% interval of ``em`` over ``n_questions`` questions; ``difference``: EM minus no
+intervention's on the same samples, its interval and the paired bootstrap p-value (empty for no intervention, or
+when the sweep has none)."""
+COMPARISON = ("difference", "difference_low", "difference_high", "p_value")
+CONTROL = "none"
 
 
 @dataclass
@@ -43,18 +57,58 @@ class SweepResults:
 
     def table(self) -> list[dict]:
         """One row per configuration and gold position (then ``all``; samples of your own have no gold position and
-        count in ``all`` only): the columns of ``results.csv``, with numbers (``em`` NaN where there is no sample)."""
+        count in ``all`` only): the columns of ``results.csv``, with numbers (``em`` and its interval NaN where
+        there is no sample; the comparison None for no intervention, or when the sweep has none)."""
         positions = sorted({record["gold_position"] for record in self.records} - {None})
+        control = CONTROL in {c.name for c in self.configurations}
         rows = []
         for configuration in self.configurations:
             for position in [*positions, "all"]:
                 chosen = [r for r in self.records if position == "all" or r["gold_position"] == position]
-                em = sum(r["em"][configuration.name] for r in chosen) / len(chosen) if chosen else math.nan
-                rows.append({
+                row = {
                     **asdict(configuration), "k": configuration.k or None, "heads_source": self._source(configuration),
-                    "gold_position": str(position), "n": len(chosen), "em": em,
-                })
+                    "positions": configuration.positions if configuration.intervention == "focus_direction" else None,
+                    "gold_position": str(position), "n": len(chosen), "n_questions": len(set(question_clusters(chosen))),
+                    "em": math.nan, "em_low": math.nan, "em_high": math.nan, **dict.fromkeys(COMPARISON),
+                }
+                if chosen:
+                    clusters = question_clusters(chosen)
+                    em = [r["em"][configuration.name] for r in chosen]
+                    interval = mean_interval(em, clusters)
+                    row.update(em=interval.estimate, em_low=interval.low, em_high=interval.high)
+                    if control and configuration.name != CONTROL:
+                        compared = paired_difference(em, [r["em"][CONTROL] for r in chosen], clusters)
+                        row.update(difference=compared.difference, difference_low=compared.low,
+                                   difference_high=compared.high, p_value=compared.p_value)
+                rows.append(row)
         return rows
+
+    def compare(self, configuration: Configuration | str, gold_position: int | str = "all"):
+        """``configuration``'s EM minus no intervention's on the same samples (of ``gold_position``, or all), with
+        its 95% interval and paired bootstrap p-value by question (``PairedDifference``)."""
+        name = self._name(configuration)
+        if CONTROL not in {c.name for c in self.configurations}:
+            raise FocusInterpError("these results have no 'none' configuration to compare with: sweep it too")
+        chosen = self._chosen(gold_position)
+        return paired_difference([r["em"][name] for r in chosen], [r["em"][CONTROL] for r in chosen], question_clusters(chosen))
+
+    def interval(self, configuration: Configuration | str, gold_position: int | str = "all"):
+        """Mean EM of ``configuration`` with its 95% interval by question (``Interval``)."""
+        name = self._name(configuration)
+        chosen = self._chosen(gold_position)
+        return mean_interval([r["em"][name] for r in chosen], question_clusters(chosen))
+
+    def _name(self, configuration: Configuration | str) -> str:
+        name = configuration if isinstance(configuration, str) else configuration.name
+        if name not in {c.name for c in self.configurations}:
+            raise FocusInterpError(f"no configuration {name!r} in these results: they have {', '.join(c.name for c in self.configurations)}")
+        return name
+
+    def _chosen(self, gold_position: int | str) -> list[dict]:
+        chosen = [r for r in self.records if gold_position == "all" or str(r["gold_position"]) == str(gold_position)]
+        if not chosen:
+            raise FocusInterpError(f"no sample at gold position {gold_position} in these results")
+        return chosen
 
     def to_frame(self):
         """The table as a pandas DataFrame."""
@@ -64,12 +118,8 @@ class SweepResults:
 
     def em(self, configuration: Configuration | str, gold_position: int | str = "all") -> float:
         """Mean EM of one configuration (or its name) over the samples of ``gold_position`` (or all)."""
-        name = configuration if isinstance(configuration, str) else configuration.name
-        if name not in {c.name for c in self.configurations}:
-            raise FocusInterpError(f"no configuration {name!r} in these results: they have {', '.join(c.name for c in self.configurations)}")
-        chosen = [r for r in self.records if gold_position == "all" or str(r["gold_position"]) == str(gold_position)]
-        if not chosen:
-            raise FocusInterpError(f"no sample at gold position {gold_position} in these results")
+        name = self._name(configuration)
+        chosen = self._chosen(gold_position)
         return sum(r["em"][name] for r in chosen) / len(chosen)
 
     def plot(self, strength: str | None = None, gold_position: int | str = "all", ax=None):
@@ -83,10 +133,11 @@ class SweepResults:
         return plot_em_against_k(rows, strength, title, ax=ax)
 
     def write_csv(self, path: str | Path) -> None:
-        """``results.csv``: the table, EM to 6 decimals."""
+        """``results.csv``: the table, EM, intervals and differences to 6 decimals, empty where there is none."""
         write_csv(Path(path), RESULT_COLUMNS, (
-            [row["intervention"], row["heads"], row["k"], row["tau"], row["alpha"], row["heads_source"],
-             row["gold_position"], row["n"], f"{row['em']:.6f}"]
+            [row["intervention"], row["heads"], row["k"], row["tau"], row["alpha"], row["positions"], row["heads_source"],
+             row["gold_position"], row["n"], row["n_questions"],
+             *(_decimal(row[column]) for column in ("em", "em_low", "em_high", *COMPARISON))]
             for row in self.table()
         ))
 
@@ -96,7 +147,10 @@ class SweepResults:
         meta, records = read_run(folder, "compensate")
         settings = meta.get("settings", {})
         if not isinstance(settings.get("configurations"), list) or not all(isinstance(c, dict) for c in settings["configurations"]):
-            raise FocusInterpError(f"{folder} is not a sweep's run folder (its meta.json lists no configurations)")
+            raise FocusInterpError(
+                f"{folder} is not a sweep's run folder (its meta.json lists no configurations): pass the folder of "
+                "`focus-interp compensate` or `evaluate` (--out)"
+            )
         configurations = [Configuration(**c) for c in settings["configurations"]]
         return cls(records, configurations, settings.get("heads_source", ""),
                    settings.get("seed", 0), meta)
@@ -105,3 +159,7 @@ class SweepResults:
 def configuration_records(configurations: Sequence[Configuration]) -> list[dict]:
     """The configurations as the JSON a run folder keeps of them (whole, so ``SweepResults.load`` rebuilds them)."""
     return [asdict(configuration) for configuration in configurations]
+
+
+def _decimal(value: float | None) -> str:
+    return "" if value is None or math.isnan(value) else f"{value:.6f}"

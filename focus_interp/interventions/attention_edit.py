@@ -21,6 +21,7 @@ from torch import Tensor
 
 from focus_interp.errors import FocusInterpError
 from focus_interp.heads import Head, check_heads, heads_by_layer
+from focus_interp.interventions.compose import PerRow
 from focus_interp.interventions.split_softmax import check_tau, split_factors
 from focus_interp.model.architecture import Architecture
 from focus_interp.model.attention import attention_bias, attention_logits
@@ -74,7 +75,7 @@ class SplitSoftmax:
 
 
 @dataclass(frozen=True)
-class SplitSoftmaxRows:
+class SplitSoftmaxRows(PerRow):
     """One split softmax per batch row (None leaves that row untouched), e.g. one (heads, tau) per row of a sweep
     or one span per prompt of a left-padded batch. Every row's ``first_row`` must be the same position."""
 
@@ -86,17 +87,6 @@ class SplitSoftmaxRows:
         firsts = {row.first_row for row in self.rows if row is not None}
         if len(firsts) > 1:
             raise FocusInterpError(f"split-softmax rows start at different positions {sorted(firsts)}: left-pad the batch")
-
-    def layers(self) -> set[int]:
-        return set().union(*(row.layers() for row in self.rows if row is not None))
-
-    def check(self, architecture: Architecture) -> None:
-        for row in self.rows:
-            if row is not None:
-                row.check(architecture)
-
-    def is_identity(self) -> bool:
-        return all(row is None or row.is_identity() for row in self.rows)
 
     def edit(self, architecture: Architecture, layer: int, values: tuple) -> None:
         batch = values[0][1].shape[0]

@@ -66,6 +66,24 @@ class AttentionReader:
         return False
 
 
+class PerRow:
+    """Base of the interventions that hold one edit per batch row (``rows``; None leaves a row untouched): the
+    layers, checks and identity of the rows together."""
+
+    rows: tuple
+
+    def layers(self) -> set[int]:
+        return set().union(*(row.layers() for row in self.rows if row is not None))
+
+    def check(self, architecture) -> None:
+        for row in self.rows:
+            if row is not None:
+                row.check(architecture)
+
+    def is_identity(self) -> bool:
+        return all(row is None or row.is_identity() for row in self.rows)
+
+
 def _stage_values(loaded: LoadedModel, layer: int, stage: str) -> tuple:
     sites = loaded.sites(layer)
     if stage == "projections":

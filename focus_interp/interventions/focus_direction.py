@@ -25,6 +25,7 @@ from torch import Tensor
 
 from focus_interp.errors import FocusInterpError
 from focus_interp.heads import Head, check_heads, heads_by_layer
+from focus_interp.interventions.compose import PerRow
 from focus_interp.model.architecture import Architecture
 
 SITES = ("post_rope", "pre_rope")
@@ -119,3 +120,30 @@ class FocusDirection:
                     f"{kv_head}: give them one d_K or use site='post_rope'"
                 )
         return dict(sorted(owners.items()))
+
+
+@dataclass(frozen=True, eq=False)
+class FocusDirectionRows(PerRow):
+    """One focus direction per batch row (None leaves that row untouched), e.g. one (heads, alpha) per row of a
+    sweep over one prompt; every row's edit equals that direction applied to a batch of one. The rows share a site.
+    """
+
+    rows: tuple[FocusDirection | None, ...]
+
+    def __post_init__(self):
+        sites = {row.site for row in self.rows if row is not None}
+        if len(sites) > 1:
+            raise FocusInterpError(f"focus-direction rows at different sites {sorted(sites)}: batch rows of one site")
+
+    @property
+    def stage(self) -> str:
+        return next((row.stage for row in self.rows if row is not None), "post_rope")
+
+    def edit(self, architecture: Architecture, layer: int, values: tuple) -> None:
+        """Add each row's offsets at ``layer`` to that row of ``values`` = (q, k) of the rows' site."""
+        query, key = values
+        if len(self.rows) != query.shape[0]:
+            raise FocusInterpError(f"{len(self.rows)} focus-direction rows for a batch of {query.shape[0]}: give one per row")
+        for index, row in enumerate(self.rows):
+            if row is not None and not row.is_identity() and layer in row.layers():
+                row.edit(architecture, layer, (query[index : index + 1], key[index : index + 1]))

@@ -1,4 +1,5 @@
-"""Greedy generation under interventions, one prompt or a left-padded batch."""
+"""Greedy generation under interventions, one prompt or a left-padded batch; sweeps of many edits of one prompt as
+rows of one batch."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import torch
 
 from focus_interp.errors import FocusInterpError
 from focus_interp.interventions import (
+    FocusDirection,
     SplitSoftmax,
     SplitSoftmaxRows,
     apply_interventions,
 )
+from focus_interp.interventions.focus_direction import FocusDirectionRows
 from focus_interp.model.generation import check_fits_window, left_pad, traced_greedy
 from focus_interp.model.kv_cache import repeat_prefix_cache
 from focus_interp.model.loading import LoadedModel
@@ -92,6 +95,50 @@ def generate_split_softmax_sweep(
         chunk = tuple(rows[start : start + batch_size])
         cache = repeat_prefix_cache(prefix, len(chunk), len(prompt) + max_new_tokens)
         edits = [SplitSoftmaxRows(chunk)]
+        responses += traced_greedy(
+            loaded, ids.repeat(len(chunk), 1), max_new_tokens, lambda step: apply_interventions(loaded, edits),
+            past_key_values=cache,
+        )
+    return responses
+
+
+DIRECTION_POSITIONS = ("all", "response")
+"""Where a swept focus direction edits: every position (the paper's), or only the rows from the last prompt token on
+(the prompt's rows untouched, so the prompt's prefill is shared like a split-softmax sweep's)."""
+
+
+@torch.no_grad()
+def generate_focus_direction_sweep(
+    loaded: LoadedModel,
+    prompt: Prompt,
+    rows: Sequence[FocusDirection | None],
+    max_new_tokens: int = 32,
+    batch_size: int = 16,
+    positions: str = "all",
+) -> list[list[int]]:
+    """Greedy responses to one prompt under each focus direction of ``rows`` (None: no intervention), up to
+    ``batch_size`` rows per batch, each row its own heads and alpha.
+
+    ``positions="all"`` edits every position, as the paper does: each row equals its direction run alone
+    (``generate_with_interventions``), and the prompt is computed once per row. ``positions="response"`` leaves
+    the prompt's rows before its last token untouched: that prefix is run once and its KV cache shared, and each
+    row decodes from the last prompt token with its direction on every row from there.
+    """
+    check_fits_window(loaded, len(prompt), max_new_tokens)
+    if batch_size < 1:
+        raise FocusInterpError(f"batch_size must be at least 1, got {batch_size}")
+    if positions not in DIRECTION_POSITIONS:
+        raise FocusInterpError(f"positions must be one of {', '.join(DIRECTION_POSITIONS)}, got {positions!r}")
+    for row in rows:
+        if row is not None and not isinstance(row, FocusDirection):
+            raise FocusInterpError(f"a focus-direction sweep takes FocusDirection rows (or None), got {type(row).__name__}")
+    ids = prompt.ids().to(loaded.device)
+    prefix = loaded.hf_model(ids[:, :-1], use_cache=True).past_key_values if positions == "response" else None
+    responses = []
+    for start in range(0, len(rows), batch_size):
+        chunk = tuple(rows[start : start + batch_size])
+        edits = [FocusDirectionRows(chunk)]
+        cache = None if prefix is None else repeat_prefix_cache(prefix, len(chunk), len(prompt) + max_new_tokens)
         responses += traced_greedy(
             loaded, ids.repeat(len(chunk), 1), max_new_tokens, lambda step: apply_interventions(loaded, edits),
             past_key_values=cache,

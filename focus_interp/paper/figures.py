@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -10,21 +9,23 @@ from pathlib import Path
 from focus_interp.errors import FocusInterpError
 from focus_interp.reports.plots import plot_em_against_k, save_figure
 from focus_interp.reports.tables import write_sweep_csv
-from focus_interp.scoring.head_score_files import read_head_scores
 
 
 def load_head_run(folder: str | Path, column: str = "R") -> tuple[list[dict], dict]:
-    """The rows of ``head_scores.csv`` and the ``meta.json`` of a scoring run folder whose scores have ``column``
-    (R for contextual scoring, retrieval for retrieval scoring)."""
+    """One row per head (the columns of ``head_scores.csv``: means and 95% intervals, recomputed from the run's
+    samples) and the ``meta.json`` of a scoring run folder whose scores have ``column`` (R for contextual scoring,
+    retrieval for retrieval scoring)."""
+    from focus_interp.scoring.head_scores import HeadScores
+
     folder = Path(folder)
-    meta_path = folder / "meta.json"
     command = "retrieval-heads" if column == "retrieval" else "heads"
-    if not meta_path.is_file():
+    if not (folder / "meta.json").is_file():
         raise FocusInterpError(f"{folder} is not a run folder (no meta.json): run `focus-interp {command} --out {folder}` first")
-    rows = read_head_scores(folder / "head_scores.csv")
-    if rows and column not in rows[0]:
+    scores = HeadScores.load(folder)
+    if column not in scores.names:
         raise FocusInterpError(f"{folder} has no {column} scores: pass a run of `focus-interp {command}`")
-    return rows, json.loads(meta_path.read_text())
+    rows = [{**row, "layer": int(row["layer"]), "head": int(row["head"])} for row in scores.to_frame().to_dict("records")]
+    return rows, scores.meta
 
 
 def command_line() -> str:
@@ -58,14 +59,15 @@ def run_script(main) -> None:
 
 
 def sweep_results(run: str | Path, gold_position: str) -> tuple[list[dict], dict]:
-    """The ``results.csv`` rows of a sweep run for one gold position (or ``all``), and its ``meta.json``."""
-    from focus_interp.evaluation.multidoc import read_results
+    """The table of a sweep run (``SweepResults.table``: EM, intervals, paired differences) for one gold position
+    (or ``all``), and its ``meta.json``."""
+    from focus_interp.evaluation.sweep_results import SweepResults
 
-    run = Path(run)
-    results = [r for r in read_results(run / "results.csv") if r["gold_position"] == gold_position]
-    if not results:
-        raise FocusInterpError(f"{run}/results.csv has no rows for gold position {gold_position}")
-    return results, json.loads((run / "meta.json").read_text())
+    results = SweepResults.load(run)
+    rows = [row for row in results.table() if row["gold_position"] == gold_position]
+    if not rows:
+        raise FocusInterpError(f"{run} has no samples at gold position {gold_position}")
+    return rows, results.meta
 
 
 def sweep_title(name: str, meta: dict, n: int, gold_position: str) -> str:

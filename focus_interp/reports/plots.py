@@ -63,45 +63,66 @@ def plot_head_grid(
     return axis.figure
 
 
+def _error(rows: list[dict], value: str = "em") -> np.ndarray | None:
+    """[2, rows] distances from ``value`` down to ``value_low`` and up to ``value_high`` (errorbar's ``yerr``); None
+    when the rows carry no interval."""
+    if not all(f"{value}_low" in row for row in rows):
+        return None
+    centre = np.array([row[value] for row in rows], dtype=float)
+    bounds = np.array([[row[f"{value}_low"] for row in rows], [row[f"{value}_high"] for row in rows]], dtype=float)
+    return np.abs(bounds - centre)
+
+
 def plot_em_against_k(results: list[dict], strength: str, title: str, ax: Axes | None = None) -> Figure:
-    """EM against k (log axis), one line per (heads, ``strength`` value), baselines as horizontal lines; rows as
-    ``read_results`` gives them."""
+    """EM against k (log axis), one line per (heads, ``strength`` value) with its 95% intervals as error bars,
+    baselines as horizontal lines (their intervals shaded); rows as ``SweepResults.table`` gives them."""
     axis = axes_for(ax, (8, 5))
-    lines: dict[tuple[str, float], list[dict]] = {}
+    lines: dict[tuple[str, float, str], list[dict]] = {}
     for row in results:
         if row[strength] is not None:
-            lines.setdefault((row["heads"], row[strength]), []).append(row)
-    values = sorted({value for heads, value in lines if heads == "top"})
+            lines.setdefault((row["heads"], row[strength], row.get("positions") or "all"), []).append(row)
+    values = sorted({value for heads, value, _ in lines if heads == "top"})
     viridis = colormaps["viridis_r"]
-    for (heads, value), rows in sorted(lines.items()):
+    spread = {value: 1 + 0.04 * (index - (len(values) - 1) / 2) for index, value in enumerate(values)}
+    for (heads, value, positions), rows in sorted(lines.items()):
         rows = sorted(rows, key=lambda r: r["k"])
         colour = viridis(values.index(value) / max(1, len(values) - 1)) if heads == "top" else "tab:orange"
-        axis.plot(
-            [r["k"] for r in rows], [r["em"] for r in rows], marker="o", color=colour,
-            linestyle="-" if heads == "top" else "--", label=f"{heads} heads, {strength}={value:g}",
+        style = "--" if heads != "top" else ":" if positions == "response" else "-"
+        axis.errorbar(
+            [r["k"] * spread.get(value, 1) for r in rows], [r["em"] for r in rows], yerr=_error(rows), marker="o",
+            color=colour, capsize=2, elinewidth=0.8, linestyle=style,
+            label=f"{heads} heads, {strength}={value:g}" + (", response rows" if positions == "response" else ""),
         )
     for row in results:
         if row["intervention"] in BASELINE_LINES:
             label, colour = BASELINE_LINES[row["intervention"]]
             axis.axhline(row["em"], color=colour, linestyle=":", label=f"{label}: {row['em']:.3f}")
+            if "em_low" in row:
+                axis.axhspan(row["em_low"], row["em_high"], color=colour, alpha=0.08)
     axis.set_xscale("log")
     axis.set_xlabel("number of heads k")
-    axis.set_ylabel("exact match")
+    axis.set_ylabel("exact match (95% intervals by question)")
     axis.set_title(title, fontsize=10)
     axis.legend(fontsize=7, loc="best")
     return axis.figure
 
 
-def plot_em_bars(labels: list[str], em: list[float], colours: list[str], title: str, ax: Axes | None = None) -> Figure:
-    """One horizontal bar of exact match per configuration, its value written beside it."""
+def plot_em_bars(
+    labels: list[str], em: list[float], colours: list[str], title: str, ax: Axes | None = None,
+    intervals: list[tuple[float, float]] | None = None,
+) -> Figure:
+    """One horizontal bar of exact match per configuration, its value written beside it, and its 95% interval
+    (``intervals``: (low, high) per bar) as an error bar."""
     axis = axes_for(ax, (8, 0.45 * len(em) + 1.2))
-    axis.barh(range(len(em)), em, color=colours)
+    error = None if intervals is None else np.abs(np.array(intervals, dtype=float).T - np.array(em, dtype=float))
+    axis.barh(range(len(em)), em, color=colours, xerr=error, capsize=3, error_kw={"elinewidth": 0.8})
     for index, value in enumerate(em):
-        axis.text(value + 0.01, index, f"{value:.2f}", va="center", fontsize=8)
+        right = value if intervals is None else intervals[index][1]
+        axis.text(right + 0.01, index, f"{value:.2f}", va="center", fontsize=8)
     axis.set_yticks(range(len(em)), labels, fontsize=8)
     axis.invert_yaxis()
-    axis.set_xlim(0, 1.1)
-    axis.set_xlabel("exact match")
+    axis.set_xlim(0, 1.15)
+    axis.set_xlabel("exact match" if intervals is None else "exact match (95% intervals by question)")
     axis.set_title(title, fontsize=9)
     return axis.figure
 

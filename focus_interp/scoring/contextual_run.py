@@ -10,10 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
 from focus_interp.data.samples import response_length, sample_prompts
 from focus_interp.errors import FocusInterpError
+from focus_interp.metrics.intervals import mean_interval, question_clusters
 from focus_interp.model.generation import check_fits_window
 from focus_interp.model.loading import LoadedModel
 from focus_interp.runs.run_folder import RunFolder, process_rows, sample_settings
@@ -91,11 +90,18 @@ def score_heads(
                 "n_skipped": len(skipped),
                 "skipped": skipped,
                 "n_cases": {case: sum(map(test, records)) for case, test in CASES.items()},
-                "em": _mean([r["em"] for r in records if r["em"] is not None]),
-                "em_gold": _mean([r["em_gold"] for r in records if r["em_gold"] is not None]),
+                "n_questions": scores.n_questions,
+                **_em_with_interval(records, "em"),
+                **_em_with_interval(records, "em_gold"),
             })
         return scores
 
 
-def _mean(values: list[float]) -> float | None:
-    return float(np.mean(values)) if values else None
+def _em_with_interval(records: list[dict], key: str) -> dict:
+    """``key``'s mean over the records that have it and its 95% interval by question (``{key}_interval``); None
+    without any."""
+    chosen = [r for r in records if r[key] is not None]
+    if not chosen:
+        return {key: None, f"{key}_interval": None}
+    interval = mean_interval([r[key] for r in chosen], question_clusters(chosen))
+    return {key: interval.estimate, f"{key}_interval": [interval.low, interval.high]}

@@ -1,5 +1,6 @@
 """Head scores as one object: each scored sample's [layers, heads] scores, their means (over all samples or one case
-of Table 1), the top heads, a DataFrame and a heatmap. A run folder (``samples.jsonl``, ``meta.json``,
+of Table 1) with their 95% intervals (questions resampled, a question's samples together), the top heads, a DataFrame
+and a heatmap. A run folder (``samples.jsonl``, ``meta.json``,
 ``head_scores.csv``) is its form on disk: ``save`` writes one, ``load`` reads one back."""
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ from torch import Tensor
 from focus_interp.errors import FocusInterpError
 from focus_interp.files import write_csv
 from focus_interp.heads import Head, rank_heads
+from focus_interp.metrics.intervals import (
+    mean_intervals,
+    paired_differences,
+    question_clusters,
+)
 from focus_interp.reports.plots import plot_head_grid
 from focus_interp.runs.run_folder import RunFolder, read_run
 from focus_interp.scoring.contextual import SCORE_NAMES
@@ -26,8 +32,9 @@ CASES = {
     "wrong": lambda r: r["em_gold"] == 1 and r["em"] == 0,
 }
 """Table 1's cases: EM on the gold-only prompt and on the long prompt (correct), or on the gold-only one only (wrong)."""
-COLUMNS = ("layer", "head", *SCORE_NAMES, *(f"{s}_{case}" for case in CASES for s in LONG_SCORES))
-"""The columns of a contextual ``head_scores.csv``."""
+MEANS = (*SCORE_NAMES, *(f"{s}_{case}" for case in CASES for s in LONG_SCORES))
+COLUMNS = ("layer", "head", *(f"{mean}{bound}" for mean in MEANS for bound in ("", "_low", "_high")))
+"""The columns of a contextual ``head_scores.csv``: each mean, then its 95% interval (``R``, ``R_low``, ``R_high``, ...)."""
 KINDS = {"contextual": SCORE_NAMES, "retrieval": ("retrieval",)}
 _LABELS = {
     "R": "mean attention on the gold document",
@@ -99,6 +106,37 @@ class HeadScores:
             return torch.full((self.n_layers, self.n_heads), math.nan, dtype=torch.float64)
         return scores[present].mean(0)
 
+    def interval(self, name: str = "R", case: str | None = None) -> tuple[Float[Tensor, "layers heads"], Float[Tensor, "layers heads"]]:
+        """The 95% interval (low, high) of ``mean(name, case)``: a cluster bootstrap over the questions, each
+        question's samples (its gold positions) drawn together; NaN where no sample has the score."""
+        _, low, high = self._intervals(name, case)
+        return torch.from_numpy(low), torch.from_numpy(high)
+
+    def _intervals(self, name: str, case: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        scores = self.per_sample(name, case).numpy()
+        return mean_intervals(scores, question_clusters(self._counted(case)))
+
+    def compare(self, baseline: HeadScores, name: str = "R") -> dict[str, Float[Tensor, "layers heads"]]:
+        """These scores minus ``baseline``'s on the same samples (matched by id; e.g. under a focus direction
+        against without one): ``difference``, its 95% interval ``low``-``high`` and ``p_value``, paired by sample
+        and resampled by question; NaN where a sample pair lacks the score."""
+        self._check_name(name)
+        mine = {r["id"]: index for index, r in enumerate(self._counted())}
+        theirs = {r["id"]: index for index, r in enumerate(baseline._counted())}
+        shared = [sample for sample in mine if sample in theirs]
+        if not shared:
+            raise FocusInterpError("the two runs share no scored sample: score the same samples in both")
+        treated = self.per_sample(name)[[mine[s] for s in shared]].numpy()
+        control = baseline.per_sample(name)[[theirs[s] for s in shared]].numpy()
+        clusters = question_clusters([self._counted()[mine[s]] for s in shared])
+        values = paired_differences(treated, control, clusters)
+        return {key: torch.from_numpy(np.asarray(value)) for key, value in zip(("difference", "low", "high", "p_value"), values)}
+
+    @property
+    def n_questions(self) -> int:
+        """How many questions the counted samples come from (the clusters of the intervals)."""
+        return len(set(question_clusters(self._counted())))
+
     @property
     def R(self) -> Float[Tensor, "layers heads"]:
         return self.mean("R")
@@ -128,11 +166,15 @@ class HeadScores:
         return self.mean("retrieval")
 
     def table(self) -> dict[str, np.ndarray]:
-        """Column of ``head_scores.csv`` -> [layers, heads] means (per case too, for contextual scores)."""
-        table = {name: self.mean(name).numpy() for name in self.names}
+        """Column of ``head_scores.csv`` -> [layers, heads]: each mean (per case too, for contextual scores) followed
+        by its 95% interval, ``{name}_low`` and ``{name}_high``."""
+        means = [(name, name, None) for name in self.names]
         if self.kind == "contextual":
-            for case in CASES:
-                table.update({f"{name}_{case}": self.mean(name, case).numpy() for name in LONG_SCORES})
+            means += [(f"{name}_{case}", name, case) for case in CASES for name in LONG_SCORES]
+        table = {}
+        for column, name, case in means:
+            mean, low, high = self._intervals(name, case)
+            table.update({column: mean, f"{column}_low": low, f"{column}_high": high})
         return table
 
     def to_frame(self):
@@ -162,7 +204,8 @@ class HeadScores:
         return plot_head_grid(scores, title, ax=ax, label=_LABELS[name])
 
     def write_csv(self, path: str | Path) -> None:
-        """``head_scores.csv``: one row per (layer, head), the means to 6 decimals, empty where no sample has one."""
+        """``head_scores.csv``: one row per (layer, head), the means and their intervals to 6 decimals, empty where no
+        sample has one."""
         table = self.table()
         write_csv(Path(path), ("layer", "head", *table), (
             [layer, head, *("" if math.isnan(v) else f"{v:.6f}" for v in (column[layer, head] for column in table.values()))]

@@ -7,10 +7,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
 from focus_interp.data.needles import answer_span, haystack_text, needle_prompt
 from focus_interp.errors import FocusInterpError
+from focus_interp.metrics.intervals import mean_interval, question_clusters
 from focus_interp.metrics.long_context import rouge1_recall
 from focus_interp.model.loading import LoadedModel
 from focus_interp.runs.run_folder import RunFolder, process_rows, sample_settings
@@ -79,7 +78,15 @@ def score_retrieval_heads(
                 "n_counted": sum(record["counted"] for record in records),
                 "n_skipped": len(skipped),
                 "skipped": skipped,
-                "recall": float(np.mean([r["recall"] for r in records])) if records else None,
+                "n_questions": len(set(question_clusters(records))),
+                **_recall_with_interval(records),
             })
         return scores
 
+
+def _recall_with_interval(records: list[dict]) -> dict:
+    """The mean ROUGE recall of the responses and its 95% interval by needle question; None without tests."""
+    if not records:
+        return {"recall": None, "recall_interval": None}
+    interval = mean_interval([r["recall"] for r in records], question_clusters(records))
+    return {"recall": interval.estimate, "recall_interval": [interval.low, interval.high]}

@@ -19,6 +19,7 @@ from focus_interp.evaluation.configurations import (
 )
 from focus_interp.evaluation.multidoc import read_results, run_sweep
 from focus_interp.evaluation.sweep_results import RESULT_COLUMNS, SweepResults
+from focus_interp.metrics.intervals import mean_interval, paired_difference
 from focus_interp.model.generation import greedy_response
 
 ROWS = load_multidoc_qa("synthetic", n=4, gold_positions=(1, 3), n_documents=3)
@@ -147,6 +148,24 @@ def test_bad_configurations_fail_before_any_sample(tiny_loaded, tmp_path):
         capped_k(["abc"], 7)
 
 
+def test_a_sweeps_intervals_resample_questions_and_pair_each_configuration_with_no_intervention(tiny_loaded):
+    loaded = tiny_loaded("llama", "sdpa")
+    configurations = split_softmax_configurations([1, 2], [0.3], [0.3])
+    results = run_sweep(loaded, ROWS, None, configurations, _head_sets(loaded), max_new_tokens=3, progress=False)
+    top = Configuration("split_softmax", "top", 2, tau=0.3)
+    questions = [r["question"] for r in results.records]
+    rows = {(row["intervention"], row["heads"], row["k"], row["gold_position"]): row for row in results.table()}
+    expected = mean_interval([r["em"][top.name] for r in results.records], questions)
+    compared = paired_difference([r["em"][top.name] for r in results.records], [r["em"]["none"] for r in results.records], questions)
+    row = rows["split_softmax", "top", 2, "all"]
+    assert (row["n"], row["n_questions"]) == (len(ROWS), len(set(questions))) < (len(ROWS), len(ROWS))
+    assert (row["em"], row["em_low"], row["em_high"]) == (expected.estimate, expected.low, expected.high)
+    assert (row["difference"], row["difference_low"], row["difference_high"], row["p_value"]) == (
+        compared.difference, compared.low, compared.high, compared.p_value)
+    assert results.compare(top) == compared and results.interval(top) == expected
+    assert rows["none", "", None, "all"]["p_value"] is None
+
+
 def test_an_unknown_score_column_is_one_line(tmp_path):
     from focus_interp.heads import rank_heads
 
@@ -170,6 +189,13 @@ def test_a_sweep_in_memory_returns_results_equal_to_its_run_folder(tiny_loaded, 
     chosen = [r for r in in_memory.records if r["gold_position"] == 3]
     assert in_memory.em(top, 3) == sum(r["em"][top.name] for r in chosen) / len(chosen)
     figure = in_memory.plot()
-    assert figure.axes[0].get_xscale() == "log" and len(figure.axes[0].lines) == 2 + 3
+    axis = figure.axes[0]
+    assert axis.get_xscale() == "log" and len(axis.containers) == 2
+    assert sum(line.get_label().startswith(("baseline", "gold", "no gold")) for line in axis.lines) == 3
+    overall = [row for row in in_memory.table() if row["gold_position"] == "all" and row["heads"] == "top"]
+    top_line = next(c for c in axis.containers if c.get_label().startswith("top"))
+    bars = top_line.lines[2][0].get_segments()
+    assert [bound for (_, low), (_, high) in bars for bound in (low, high)] == pytest.approx(
+        [bound for row in overall for bound in (row["em_low"], row["em_high"])])
     with pytest.raises(FocusInterpError, match="no configuration 'focus_direction top k=1'"):
         in_memory.em("focus_direction top k=1")

@@ -68,3 +68,30 @@ def test_configurations_that_print_the_same_are_refused(tiny_loaded):
     twice = [Configuration("split_softmax", "top", 2, tau=0.1), Configuration("split_softmax", "top", 2, tau=0.1000001)]
     with pytest.raises(FocusInterpError, match="split_softmax top k=2 tau=0.1 are listed more than once"):
         run_sweep(loaded, [sample], None, twice, _head_sets(loaded), progress=False)
+
+
+def test_focus_directions_sweep_as_batch_rows_like_each_alone_and_response_rows_as_their_own_sweep(tiny_loaded):
+    import torch
+
+    from focus_interp.directions import Directions
+    from focus_interp.evaluation.configurations import focus_direction_configurations
+    from focus_interp.interventions import FocusDirection
+    from focus_interp.interventions.generation import generate_focus_direction_sweep
+
+    loaded = tiny_loaded("llama", "sdpa")
+    samples = [own_prompt_sample(loaded.tokenizer, i) for i in range(2)]
+    directions = Directions(torch.randn(3, 4, 16, generator=torch.Generator().manual_seed(1)) * 3, torch.zeros(3, 4, 16))
+    configurations = focus_direction_configurations([1, 3], [-2.0, 4.0], positions=("all", "response"))
+    assert "focus_direction top k=3 alpha=4 response rows" in [c.name for c in configurations]
+    sweep = run_sweep(loaded, samples, None, configurations, _head_sets(loaded), max_new_tokens=4, directions=directions,
+                      batch_size=3, progress=False)
+    decode = loaded.tokenizer.decode
+    for sample, record in zip(samples, sweep.records):
+        for configuration in configurations[3:]:
+            edit = FocusDirection(_head_sets(loaded).ranking[: configuration.k], directions.query, directions.key, configuration.alpha)
+            if configuration.positions == "all":
+                alone = generate_with_interventions(loaded, sample["prompt"], [edit], 4)
+            else:
+                alone = generate_focus_direction_sweep(loaded, sample["prompt"], [edit], 4, positions="response")[0]
+            assert record["responses"][configuration.name] == decode(alone)
+    assert {row["positions"] for row in sweep.table()} == {None, "all", "response"}

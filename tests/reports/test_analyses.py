@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from focus_interp.heads import rank_heads
 from focus_interp.reports.plots import score_grid
 from focus_interp.scoring.contextual_run import score_heads
 from focus_interp.scoring.head_score_files import read_head_scores
+from focus_interp.scoring.head_scores import HeadScores
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,9 +51,10 @@ def test_table1_lists_top_heads_by_case(tiny_run, tmp_path):
     rows = rank_heads(read_head_scores(tiny_run / "head_scores.csv"))[:3]
     lines = (out / "table1_contextual_scores.csv").read_text().splitlines()
     assert len(lines) == 1 + 3 * 4
+    assert lines[0].split(",")[3:6] == ["R", "R_low", "R_high"]
     first = lines[1].split(",")
     assert (int(first[0]), int(first[1]), first[2]) == (rows[0]["layer"], rows[0]["head"], "long")
-    assert abs(float(first[3]) - rows[0]["R"]) < 1e-6
+    assert [float(value) for value in first[3:6]] == pytest.approx([rows[0]["R"], rows[0]["R_low"], rows[0]["R_high"]], abs=1e-6)
     assert (out / "table1_contextual_scores.png").stat().st_size > 0
 
 
@@ -96,7 +97,7 @@ def test_fig3_without_results_is_one_line(tmp_path):
         [sys.executable, str(ROOT / "analyses" / "fig3_split_softmax.py"), str(tmp_path)], capture_output=True, text=True
     )
     assert result.returncode != 0
-    assert result.stderr.strip().startswith("fig3_split_softmax.py: error: no results at")
+    assert result.stderr.strip().startswith("fig3_split_softmax.py: error: ") and "is not a run folder" in result.stderr
 
 
 def test_table3_reports_score_changes_under_directions(tiny_run, tiny_loaded, tmp_path):
@@ -123,10 +124,14 @@ def test_table3_reports_score_changes_under_directions(tiny_run, tiny_loaded, tm
     with open(out / "table3_scores_under_directions.csv") as handle:
         written = list(csv.DictReader(handle))
     assert [row["head"] for row in written] == [f"L{layer}H{head}" for layer, head in top]
+    compared = HeadScores.load(run).compare(HeadScores.load(tiny_run), "R")
     for row, head in zip(written, top):
         assert row["intervention"] == "top-2, alpha=1.5"
-        assert float(row["Δ R"]) == pytest.approx(directed[head]["R"] - base[head]["R"], abs=1e-6)
-    assert any(abs(float(row["Δ R"])) > 1e-4 for row in written)
+        assert float(row["R Δ"]) == pytest.approx(directed[head]["R"] - base[head]["R"], abs=1e-6)
+        assert [float(row[f"R Δ {bound}"]) for bound in ("low", "high")] == pytest.approx(
+            [compared["low"][head].item(), compared["high"][head].item()], abs=1e-6)
+        assert float(row["R Δ low"]) <= float(row["R Δ"]) <= float(row["R Δ high"]) and 0 < float(row["R p"]) <= 1
+    assert any(abs(float(row["R Δ"])) > 1e-4 for row in written)
 
 
 def test_fig4_plots_an_alpha_sweep(tiny_loaded, tmp_path):
@@ -162,13 +167,17 @@ def test_fig4_plots_an_alpha_sweep(tiny_loaded, tmp_path):
     ]
 
 
+def _retrieval_run(folder: Path, scores: dict) -> None:
+    """A retrieval run folder of 3 needle tests that each score ``scores`` ((layer, head) -> score, else 0)."""
+    grid = [[scores.get((layer, head), 0.0) for head in range(4)] for layer in range(3)]
+    records = [{"id": f"needle-{i}", "question": f"q{i}", "counted": True, "scores": {"retrieval": grid}} for i in range(3)]
+    HeadScores(records, 3, 4, "retrieval", {"model": "tiny-llama", "n_scored": 3}).save(folder)
+
+
 def test_fig9_counts_the_heads_shared_by_both_top_lists(tiny_run, tmp_path):
     retrieval_run = tmp_path / "retrieval"
-    retrieval_run.mkdir()
-    (retrieval_run / "meta.json").write_text(json.dumps({"model": "tiny-llama", "n_scored": 3}))
     scores = {(2, 1): 0.9, (0, 3): 0.5, (1, 1): 0.2}  # every other head scores 0
-    lines = ["layer,head,retrieval"] + [f"{l},{h},{scores.get((l, h), 0.0)}" for l in range(3) for h in range(4)]
-    (retrieval_run / "head_scores.csv").write_text("\n".join(lines) + "\n")
+    _retrieval_run(retrieval_run, scores)
     out = tmp_path / "figures"
     _run_script("fig9_contextual_vs_retrieval.py", str(tiny_run), str(retrieval_run), "--k", "4", "--out", str(out))
     contextual = {(r["layer"], r["head"]) for r in rank_heads(read_head_scores(tiny_run / "head_scores.csv"))[:4]}
@@ -181,9 +190,8 @@ def test_fig9_counts_the_heads_shared_by_both_top_lists(tiny_run, tmp_path):
 
 
 def test_fig2_refuses_a_retrieval_run_with_one_line(tmp_path):
-    (tmp_path / "meta.json").write_text("{}")
-    (tmp_path / "head_scores.csv").write_text("layer,head,retrieval\n0,0,0.5\n")
-    result = subprocess.run([sys.executable, str(ROOT / "analyses" / "fig2_head_locations.py"), str(tmp_path)],
+    _retrieval_run(tmp_path / "retrieval", {(0, 0): 0.5})
+    result = subprocess.run([sys.executable, str(ROOT / "analyses" / "fig2_head_locations.py"), str(tmp_path / "retrieval")],
                             capture_output=True, text=True)
     assert result.returncode != 0 and "has no R scores" in result.stderr and "Traceback" not in result.stderr
 

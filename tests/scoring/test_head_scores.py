@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from focus_interp import FocusInterpError, score_heads
 from focus_interp.data import load_multidoc_qa
 from focus_interp.heads import rank_heads
+from focus_interp.metrics.intervals import mean_intervals
 from focus_interp.scoring.head_score_files import read_head_scores
 from focus_interp.scoring.head_scores import COLUMNS, HeadScores
 
@@ -44,6 +45,19 @@ def test_the_means_per_case_are_those_of_the_samples_of_that_case(in_memory):
         assert in_memory.mean("IR", "correct").isnan().all()
     else:
         torch.testing.assert_close(in_memory.mean("IR", "correct"), expected)
+
+
+def test_each_mean_carries_its_interval_over_questions(in_memory, tmp_path):
+    questions = [r["question"] for r in in_memory.records]
+    assert in_memory.n_questions == len(set(questions)) == 2
+    low, high = in_memory.interval("R")
+    _, expected_low, expected_high = mean_intervals(in_memory.per_sample("R").numpy(), questions)
+    torch.testing.assert_close(low, torch.from_numpy(expected_low))
+    torch.testing.assert_close(high, torch.from_numpy(expected_high))
+    assert (low <= in_memory.R + 1e-12).all() and (in_memory.R <= high + 1e-12).all()
+    in_memory.write_csv(tmp_path / "head_scores.csv")
+    row = next(r for r in read_head_scores(tmp_path / "head_scores.csv") if (r["layer"], r["head"]) == (1, 2))
+    assert (row["R_low"], row["R_high"]) == pytest.approx((low[1, 2].item(), high[1, 2].item()), abs=1e-6)
 
 
 def test_top_heads_frame_and_csv_agree(in_memory, tmp_path):

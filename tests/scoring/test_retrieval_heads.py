@@ -66,7 +66,7 @@ def test_a_run_writes_retrieval_scores_and_resumes(tiny_loaded, tmp_path, monkey
     summary = score_retrieval_heads(loaded, tests, tmp_path, max_new_tokens=4, min_recall=0.0, progress=False, rules=every).summary
     assert summary["n_scored"] == summary["n_counted"] == 2
     rows = read_head_scores(tmp_path / "head_scores.csv")
-    assert len(rows) == 3 * 4 and set(rows[0]) == {"layer", "head", "retrieval"}
+    assert len(rows) == 3 * 4 and set(rows[0]) == {"layer", "head", "retrieval", "retrieval_low", "retrieval_high"}
     assert rank_heads(rows, "retrieval")[0]["retrieval"] >= 0.0
 
     def fail(*args, **kwargs):
