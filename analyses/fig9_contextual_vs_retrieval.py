@@ -29,7 +29,8 @@ from focus_interp.paper.figures import (
     run_script,
 )
 from focus_interp.reports.plots import score_grid
-from focus_interp.reports.tables import markdown_table
+from focus_interp.reports.tables import decimal_cell, markdown_table
+from focus_interp.scoring.head_scores import HeadScores, shared_top_heads
 
 KINDS = {"contextual": ("R", "tab:blue"), "retrieval": ("retrieval", "tab:orange")}
 SHARED_COLOR = "tab:purple"
@@ -64,6 +65,7 @@ def main() -> None:
     top = {kind: _top(runs[kind][0], KINDS[kind][0], args.k, getattr(args, kind)) for kind in KINDS}
     sets = {kind: {(row["layer"], row["head"]) for row in rows} for kind, rows in top.items()}
     shared = sets["contextual"] & sets["retrieval"]
+    _, shared_low, shared_high = shared_top_heads(HeadScores.load(args.contextual), HeadScores.load(args.retrieval), args.k)
     grid_shape = score_grid(runs["contextual"][0], "R").shape
     n_layers, n_heads = grid_shape
     out = Path(args.out)
@@ -96,7 +98,7 @@ def main() -> None:
     figure.savefig(out / "fig9_contextual_vs_retrieval.png", dpi=150)
 
     write_csv(out / "fig9_contextual_vs_retrieval.csv", ("kind", "rank", "layer", "head", "score", "score_low", "score_high", "shared"), [
-        (kind, rank, row["layer"], row["head"], *(f"{row[KINDS[kind][0] + bound]:.6f}" for bound in ("", "_low", "_high")),
+        (kind, rank, row["layer"], row["head"], *(decimal_cell(row[KINDS[kind][0] + bound]) for bound in ("", "_low", "_high")),
          int((row["layer"], row["head"]) in shared))
         for kind, rows in top.items()
         for rank, row in enumerate(rows, start=1)
@@ -116,7 +118,8 @@ def main() -> None:
             f"Contextual run: {run_description(runs['contextual'][1])}. Retrieval run: "
             f"{_retrieval_description(runs['retrieval'][1])} ({Path(args.retrieval).name}).",
             f"Heads with a score above 0: {len(top['contextual'])} contextual and {len(top['retrieval'])} retrieval "
-            f"in the top-{args.k} lists. Shared by both top-{args.k} lists: {len(shared)} of {args.k}"
+            f"in the top-{args.k} lists. Shared by both top-{args.k} lists: {len(shared)} of {args.k} (95% interval "
+            f"{shared_low:g}-{shared_high:g}, each run's questions resampled)"
             + (f": {', '.join(f'({l}, {h})' for l, h in sorted(shared))}." if shared else "."),
             markdown_table(["kind", "heads", "where", "heads not in the other list (layer, head)"], table),
             "Best heads, score [95% interval, questions resampled]: " + "; ".join(

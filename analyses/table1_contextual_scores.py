@@ -13,10 +13,13 @@ from pathlib import Path
 
 import matplotlib
 
+from focus_interp.reports.tables import decimal_cell
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from focus_interp.evaluation.result_cells import p_text
 from focus_interp.files import write_csv
 from focus_interp.heads import rank_heads
 from focus_interp.paper.figures import (
@@ -26,7 +29,7 @@ from focus_interp.paper.figures import (
     run_script,
 )
 from focus_interp.reports.tables import markdown_table
-from focus_interp.scoring.head_scores import CASES, LONG_SCORES
+from focus_interp.scoring.head_scores import CASES, LONG_SCORES, HeadScores
 
 CASE_COLUMNS = {
     "long": {score: score for score in LONG_SCORES},
@@ -35,10 +38,23 @@ CASE_COLUMNS = {
 }
 
 
-def _fraction(value: float | None, interval: list | None = None) -> str:
-    if value is None:
+COMPARISONS = {
+    "R − IR max, long": ("R", "IR_max", None),
+    "R − IR max, correct": ("R", "IR_max", "correct"),
+    "R − IR max, wrong": ("R", "IR_max", "wrong"),
+    "Sink gold − Sink long": ("sink_gold", "sink", None),
+}
+"""Table 1's claims as paired differences: (first score, second score, case)."""
+
+
+def _difference(values: dict) -> str:
+    if np.isnan(values["difference"]):
         return "–"
-    return f"{value:.3f}" + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else "")
+    return f"{values['difference']:+.3f} [{values['low']:+.3f}, {values['high']:+.3f}], {p_text(values['p_value'])}"
+
+
+def _fraction(interval) -> str:
+    return "–" if interval is None else f"{interval.estimate:.3f} [{interval.low:.3f}, {interval.high:.3f}]"
 
 
 def main() -> None:
@@ -48,6 +64,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=5)
     args = parser.parse_args()
     rows, meta = load_head_run(args.run)
+    scores = HeadScores.load(args.run)
     top = rank_heads(rows)[: args.top]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -60,16 +77,26 @@ def main() -> None:
             table.append([row["layer"], row["head"], case, *(v for triple in values for v in triple)])
             cells.append([row["layer"], row["head"], case, *("–" if np.isnan(m) else f"{m:.3f} [{lo:.3f}, {hi:.3f}]" for m, lo, hi in values)])
     headers = ["layer", "head", "case", *(f"{s}{bound}" for s in LONG_SCORES for bound in ("", "_low", "_high"))]
-    write_csv(out / "table1_contextual_scores.csv", headers, [[*r[:3], *("" if np.isnan(v) else f"{v:.6f}" for v in r[3:])] for r in table])
+    write_csv(out / "table1_contextual_scores.csv", headers, [[*r[:3], *map(decimal_cell, r[3:])] for r in table])
     cases = meta.get("n_cases", {})
+    differences = {
+        label: scores.score_difference(first, second, case) for label, (first, second, case) in COMPARISONS.items()
+    }
+    comparison = {
+        (row["layer"], row["head"]): [_difference({key: float(grid[row["layer"], row["head"]]) for key, grid in differences[label].items()})
+                                      for label in COMPARISONS]
+        for row in top
+    }
     text = "\n\n".join(
         [
             "# Table 1: contextual scores of the top heads",
-            f"Run: {run_description(meta)}, {meta.get('n_questions', '?')} questions. EM long "
-            f"{_fraction(meta.get('em'), meta.get('em_interval'))}, EM gold-only "
-            f"{_fraction(meta.get('em_gold'), meta.get('em_gold_interval'))}; samples per case: correct {cases.get('correct', '?')}, "
+            f"Run: {run_description(meta)}, {scores.n_questions} questions. EM long {_fraction(scores.em('em'))}, "
+            f"EM gold-only {_fraction(scores.em('em_gold'))}; samples per case: correct {cases.get('correct', '?')}, "
             f"wrong {cases.get('wrong', '?')}. Each score: mean [95% interval], questions resampled.",
             markdown_table(["layer", "head", "case", "R", "IR", "IR max", "Sink"], cells),
+            "The paper's comparisons, paired on the same samples (difference [95% interval], sign-flip p-value by "
+            "question): R minus IR max per case, and the gold-only prompt's sink minus the long prompt's.",
+            markdown_table(["layer", "head", *COMPARISONS], [[row["layer"], row["head"], *comparison[row["layer"], row["head"]]] for row in top]),
             f"Made by `{command_line()}`.",
         ]
     )

@@ -20,6 +20,7 @@ import numpy as np
 
 from focus_interp.errors import FocusInterpError
 from focus_interp.evaluation.long_context_results import BASELINE, LongContextResults
+from focus_interp.metrics.intervals import SIGNIFICANCE
 from focus_interp.paper.figures import command_line, run_script
 from focus_interp.reports.tables import markdown_table
 
@@ -44,7 +45,7 @@ def _cell(row: dict | None, value: float) -> str:
         return f"{value:.1f}"
     text = f"{100 * row['score']:.1f} [{100 * row['score_low']:.1f}, {100 * row['score_high']:.1f}]"
     if row["difference"] is not None:
-        star = "*" if row["p_value"] < 0.05 else ""
+        star = "*" if row["p_value"] < SIGNIFICANCE else ""
         text += f" ({100 * row['difference']:+.1f}, p {row['p_value']:.2f}{star})"
     return text
 

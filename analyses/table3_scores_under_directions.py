@@ -5,7 +5,7 @@ Reads a scoring run without intervention and scoring runs made with ``focus-inte
 top-5 and 0.4, 0.5, 1.0 on the top-20); writes ``table3_scores_under_directions.md``, ``.csv`` and ``.png``.
 Rows: the top ``--top`` heads of the baseline run by R. Scores: R, IR, IR max, Sink on the long prompt and R, Sink
 on the gold-only prompt; each with its difference to the baseline on the same samples, that difference's 95%
-interval (resampled by question) and its paired bootstrap p-value.
+interval (resampled by question) and its sign-flip p-value by question.
 Run: python analyses/table3_scores_under_directions.py BASELINE RUN [RUN ...] [--out figures] [--top 5]
 """
 
@@ -23,13 +23,14 @@ import numpy as np
 from focus_interp.errors import FocusInterpError
 from focus_interp.files import write_csv
 from focus_interp.heads import rank_heads
+from focus_interp.metrics.intervals import SIGNIFICANCE
 from focus_interp.paper.figures import (
     command_line,
     load_head_run,
     run_description,
     run_script,
 )
-from focus_interp.reports.tables import markdown_table
+from focus_interp.reports.tables import decimal_cell, markdown_table
 from focus_interp.scoring.head_scores import HeadScores
 
 SCORES = {"R": "R", "IR": "IR", "IR max": "IR_max", "Sink": "sink", "R gold": "R_gold", "Sink gold": "sink_gold"}
@@ -56,10 +57,12 @@ def main() -> None:
     top = [(r["layer"], r["head"]) for r in rank_heads(base_rows)[: args.top]]
     runs = []
     for folder in args.runs:
-        _, meta = load_head_run(folder)
+        scores = HeadScores.load(folder)
+        meta = scores.meta
+        if not meta.get("settings", {}).get("interventions"):
+            raise FocusInterpError("an intervention run has no focus direction in its meta.json: pass runs made with --directions")
         if meta["settings"].get("rows") != base_meta["settings"].get("rows"):
             raise FocusInterpError(f"{folder} scored other samples than {args.baseline}: score the same data")
-        scores = HeadScores.load(folder)
         runs.append((_label(meta), scores, {column: scores.compare(baseline, column) for column in SCORES.values()}))
 
     table, cells, deltas = [], [], []
@@ -70,7 +73,7 @@ def main() -> None:
                 value = float(scores.mean(column)[layer, head])
                 change = {key: float(grid[layer, head]) for key, grid in compared[column].items()}
                 row += [value, change["difference"], change["low"], change["high"], change["p_value"]]
-                star = "*" if change["p_value"] < 0.05 else ""
+                star = "*" if change["p_value"] < SIGNIFICANCE else ""
                 cell.append(f"{value:.3f} ({change['difference']:+.3f} [{change['low']:+.3f}, {change['high']:+.3f}]{star})")
             table.append(row)
             cells.append(cell)
@@ -78,7 +81,7 @@ def main() -> None:
     headers = ["intervention", "head", *(f"{name}{part}" for name in SCORES for part in ("", " Δ", " Δ low", " Δ high", " p"))]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    write_csv(out / "table3_scores_under_directions.csv", headers, [[*row[:2], *(f"{v:.6f}" for v in row[2:])] for row in table])
+    write_csv(out / "table3_scores_under_directions.csv", headers, [[*row[:2], *map(decimal_cell, row[2:])] for row in table])
     base_table = [["none", f"L{h[0]}H{h[1]}", *(float(baseline.mean(c)[h]) for c in SCORES.values())] for h in top]
     text = "\n\n".join(
         [

@@ -154,7 +154,7 @@ def _demo(args: argparse.Namespace) -> None:
         configuration_label,
         run_demo,
     )
-    from focus_interp.reports.tables import difference_cell, em_cell
+    from focus_interp.evaluation.result_cells import difference_cell, em_cell
 
     sizes = QUICK_SIZES if args.quick else DEFAULT_SIZES
     sizes = replace(sizes, **{name: value for name in ("n_train", "n_test") if (value := getattr(args, name)) is not None})
@@ -165,10 +165,11 @@ def _demo(args: argparse.Namespace) -> None:
     top = ", ".join(f"L{row['layer']}H{row['head']} {row['R']:.3f}" for row in numbers["heads"]["top"][:5])
     print(f"\ntop 5 contextual heads (R = mean attention on the gold document): {top}")
     evaluation = numbers["evaluation"]
-    print(f"EM on {evaluation['n']} test samples of {evaluation['n_questions']} questions [95% interval by question], "
+    print(f"EM on {evaluation['n']} test samples of {evaluation['n_questions']} question(s) [95% interval by question], "
           f"and the difference to no intervention on the same samples:")
+    width = max(len(configuration_label(row)) for row in evaluation["em"])
     for row in evaluation["em"]:
-        print(f"  {configuration_label(row):<46} {em_cell(row):<20} {difference_cell(row)}")
+        print(f"  {configuration_label(row):<{width}} {em_cell(row):<20} {difference_cell(row)}")
     print(f"written: {out}/report.md (figures, numbers.json, em.csv, top_heads.csv)")
 
 
@@ -340,7 +341,7 @@ def _long_context(args: argparse.Namespace) -> None:
 
 
 def _print_results(out: str, results) -> None:
-    from focus_interp.reports.tables import difference_cell, em_cell
+    from focus_interp.evaluation.result_cells import difference_cell, em_cell
 
     summary = results.summary
     if summary["n_skipped"]:
@@ -348,7 +349,7 @@ def _print_results(out: str, results) -> None:
     rows = [row for row in results.table() if row["gold_position"] == "all"]
     questions = rows[0]["n_questions"] if rows else 0
     print(f"\nEM over {summary['n_evaluated']} samples of {questions} questions, 95% intervals by question; "
-          f"difference to no intervention on the same samples (paired bootstrap):")
+          f"difference to no intervention on the same samples (sign-flip p-value by question):")
     for row in rows:
         label = " ".join(str(x) for x in (row["intervention"], row["heads"], row["k"] and f"k={row['k']}",
                                           row["positions"] == "response" and "response rows") if x)

@@ -3,7 +3,8 @@
 ``OUT/heads/`` scores every head on the train samples (contextual heads); ``OUT/directions/`` caches the train
 samples' activations and trains focus directions; ``OUT/evaluation/`` answers the test samples under each
 configuration (no intervention, gold document alone, distractors alone, split softmax on the top-k and on k random
-heads, focus directions at +alpha and -alpha on the top-k heads and at +alpha on k random heads). Each is a run
+heads, focus directions at +alpha and -alpha on the top-k heads and at +alpha on k random heads, and +alpha on the
+top-k heads edited on the response rows only). Each is a run
 folder that a rerun resumes. ``OUT/report.md`` embeds the figures (``heads.png``, ``em.png``,
 ``directions/losses.png``); ``numbers.json``, ``em.csv`` and ``top_heads.csv`` hold every number it shows, and
 ``timings.json`` the wall time of each stage (which ``report.md`` quotes; nothing else changes from run to run).
@@ -12,6 +13,7 @@ folder that a rerun resumes. ``OUT/report.md`` embeds the figures (``heads.png``
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,8 +25,10 @@ from focus_interp.directions.run import train_directions
 from focus_interp.errors import FocusInterpError
 from focus_interp.evaluation.configurations import BASELINES, Configuration, HeadSets
 from focus_interp.evaluation.multidoc import run_sweep
+from focus_interp.evaluation.result_cells import difference_cell, em_cell
 from focus_interp.files import write_atomic, write_csv
 from focus_interp.heads import rank_heads
+from focus_interp.metrics.intervals import SIGNIFICANCE
 from focus_interp.model.loading import LoadedModel
 from focus_interp.reports.plots import (
     BASELINE_LINES,
@@ -33,7 +37,7 @@ from focus_interp.reports.plots import (
     save_figure,
     score_grid,
 )
-from focus_interp.reports.tables import difference_cell, em_cell, markdown_table
+from focus_interp.reports.tables import markdown_table
 from focus_interp.scoring.contextual_run import score_heads
 from focus_interp.scoring.head_score_files import read_head_scores
 
@@ -62,13 +66,13 @@ class DemoSizes:
             raise FocusInterpError(f"k must be between 1 and the model's {n_heads} heads, got {self.k}")
 
 
-DEFAULT_SIZES = DemoSizes(24, 15, 20, (1, 10, 20), PROTOCOLS[DEFAULT_PROTOCOL].max_new_tokens, 20, 0.1, 0.5, 10, 1e-2)
+DEFAULT_SIZES = DemoSizes(24, 24, 20, (1, 10, 20), PROTOCOLS[DEFAULT_PROTOCOL].max_new_tokens, 20, 0.1, 0.5, 10, 1e-2)
 QUICK_SIZES = DemoSizes(3, 3, 10, (1, 5, 10), 32, 10, 0.1, 0.5, 5, 1e-2)
 
 
 def demo_configurations(sizes: DemoSizes) -> list[Configuration]:
     """The baselines, split softmax on the top-k and k random heads, focus directions at +-alpha on the top-k
-    and at +alpha on k random heads."""
+    and at +alpha on k random heads, and +alpha on the top-k edited on the response rows only (not the paper's)."""
     k, tau, alpha = sizes.k, sizes.tau, sizes.alpha
     return [Configuration(name) for name in BASELINES] + [
         Configuration("split_softmax", "top", k, tau=tau),
@@ -76,6 +80,7 @@ def demo_configurations(sizes: DemoSizes) -> list[Configuration]:
         Configuration("focus_direction", "top", k, alpha=alpha),
         Configuration("focus_direction", "top", k, alpha=-alpha),
         Configuration("focus_direction", "random", k, alpha=alpha),
+        Configuration("focus_direction", "top", k, alpha=alpha, positions="response"),
     ]
 
 
@@ -134,14 +139,14 @@ def run_demo(loaded: LoadedModel, out: str | Path, sizes: DemoSizes = DEFAULT_SI
 
 TOP_COLUMNS = ("layer", "head", "R", "IR", "IR_max", "sink", "R_gold", "R_low", "R_high")
 """The columns of ``top_heads.csv``: the mean scores of the top 20 heads, and R's 95% interval by question."""
-EM_COLUMNS = ("intervention", "heads", "k", "tau", "alpha", "em", "em_low", "em_high", "difference", "difference_low",
+EM_COLUMNS = ("intervention", "heads", "k", "tau", "alpha", "positions", "n_questions", "em", "em_low", "em_high", "difference", "difference_low",
               "difference_high", "p_value")
 """The columns of ``em.csv`` (and of ``numbers.json``'s EM rows): EM, its 95% interval by question, and the
 paired difference to no intervention with its interval and p-value."""
 
 
 def _numbers(loaded, sizes, seed, scoring, training, ranking, results) -> dict:
-    top = [{key: row[key] for key in TOP_COLUMNS} for row in ranking[:20]]
+    top = [{key: _rounded(row[key]) for key in TOP_COLUMNS} for row in ranking[:20]]
     overall = [row for row in results if row["gold_position"] == "all"]
     if not overall or not overall[0]["n"]:
         raise FocusInterpError("no test sample fits the model's window: run the demo with a model of a longer context")
@@ -150,7 +155,10 @@ def _numbers(loaded, sizes, seed, scoring, training, ranking, results) -> dict:
         "model": loaded.name,
         "seed": seed,
         "sizes": asdict(sizes),
-        "heads": {key: scoring[key] for key in ("n_scored", "n_questions", "em", "em_interval", "em_gold", "em_gold_interval")} | {"top": top},
+        "heads": {
+            **{key: scoring[key] for key in ("n_scored", "n_questions", "em", "em_gold")},
+            **{key: [_rounded(bound) for bound in scoring[key]] for key in ("em_interval", "em_gold_interval")}, "top": top,
+        },
         "directions": {key: training[key] for key in ("n_trained", "final_loss", "query_norm_mean", "key_norm_mean")},
         "evaluation": {"n": overall[0]["n"], "n_questions": overall[0]["n_questions"], "em": em},
     }
@@ -158,12 +166,16 @@ def _numbers(loaded, sizes, seed, scoring, training, ranking, results) -> dict:
 
 def _with_interval(numbers: dict, key: str) -> str:
     low, high = numbers[f"{key}_interval"]
-    return f"{numbers[key]:.2f} [{low:.2f}, {high:.2f}]"
+    bounds = "no interval: 1 question" if low is None else f"{low:.2f}, {high:.2f}"
+    return f"{numbers[key]:.2f} [{bounds}]"
 
 
 def _rounded(value):
-    """A float to the 6 decimals of ``results.csv`` (so ``numbers.json``, ``em.csv`` and it agree); others as given."""
-    return round(value, 6) if isinstance(value, float) else value
+    """A float to the 6 decimals of ``results.csv`` (so ``numbers.json``, ``em.csv`` and it agree), NaN (no
+    interval) as None; others as given."""
+    if isinstance(value, float):
+        return None if math.isnan(value) else round(value, 6)
+    return value
 
 
 def configuration_label(row: dict) -> str:
@@ -173,7 +185,8 @@ def configuration_label(row: dict) -> str:
         return names[row["intervention"]]
     strength = f"tau {row['tau']:g}" if row["tau"] is not None else f"alpha {row['alpha']:+g}"
     kind = "split softmax" if row["intervention"] == "split_softmax" else "focus direction"
-    return f"{kind}, {row['heads']} {row['k']} heads, {strength}"
+    rows = ", response rows only" if row.get("positions") == "response" else ""
+    return f"{kind}, {row['heads']} {row['k']} heads, {strength}{rows}"
 
 
 def _write_report(out: Path, numbers: dict, grid, timings: dict) -> None:
@@ -199,13 +212,14 @@ def _write_report(out: Path, numbers: dict, grid, timings: dict) -> None:
         write_csv(out / name, columns, ([row[key] for key in columns] for row in rows))
     top_table = markdown_table(
         ["layer", "head", "R", "IR", "IR_max", "sink", "R_gold", "R 95% interval"],
-        [[*(row[key] for key in TOP_COLUMNS[:7]), f"[{row['R_low']:.3f}, {row['R_high']:.3f}]"] for row in heads["top"][:10]],
+        [[*(row[key] for key in TOP_COLUMNS[:7]), "–" if row["R_low"] is None else f"[{row['R_low']:.3f}, {row['R_high']:.3f}]"]
+         for row in heads["top"][:10]],
     )
     em_table = markdown_table(
         ["configuration", "EM [95% interval]", "difference to no intervention [95% interval], p-value"],
         [[configuration_label(row), em_cell(row), difference_cell(row)] for row in evaluation["em"]],
     )
-    unclear = [configuration_label(row) for row in evaluation["em"] if row["p_value"] is not None and row["p_value"] >= 0.05]
+    unclear = [configuration_label(row) for row in evaluation["em"] if row["p_value"] is not None and row["p_value"] >= SIGNIFICANCE]
     significance = (
         f"Not significantly different from no intervention at the 5% level on these {evaluation['n']} samples: "
         f"{'; '.join(unclear)}." if unclear else "Every configuration differs significantly from no intervention at the 5% level."
@@ -237,12 +251,13 @@ gold document; focus directions trained on the train samples ({sizes['epochs']} 
 {directions['final_loss']:.4f}, mean norm of d_Q {directions['query_norm_mean']:.3f} and of d_K
 {directions['key_norm_mean']:.3f}) are added to those heads' queries and keys with alpha {sizes['alpha']:+g} (more
 attention to the relevant context) and {-sizes['alpha']:+g} (less). Random heads are a control: {sizes['k']} heads
-drawn with the seed.
+drawn with the seed. The last configuration adds the {sizes['alpha']:+g} direction on the response rows only (from the
+last prompt token on), so it shares the prompt's prefill as split softmax does; the paper edits every position.
 
 ![EM per configuration](em.png)
 
 Intervals are 95% cluster-bootstrap intervals over the {evaluation['n_questions']} test questions (a question's
-gold positions are resampled together); each difference is paired on the same samples, with its bootstrap p-value.
+gold positions are resampled together); each difference is paired on the same samples, with the p-value of a sign-flip test by question.
 
 {em_table}
 

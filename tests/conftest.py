@@ -153,3 +153,25 @@ def tiny_loaded():
         return wrap_model(tiny_hf_model(family, attn_implementation), tiny_tokenizer(), name=f"tiny-{family}")
 
     return build
+
+
+def read_results_csv(path) -> list[dict]:
+    """The rows of a sweep's ``results.csv`` as written, numbers parsed: None for an empty cell (NaN for an EM)."""
+    import csv
+    import math
+
+    def number(value: str, kind=float):
+        return kind(value) if value else None
+
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return [
+        {
+            **row,
+            **{column: number(row[column], int) for column in ("k", "n", "n_questions")},
+            **{column: number(row[column]) for column in ("tau", "alpha", "difference", "difference_low", "difference_high", "p_value")},
+            **{column: float(row[column]) if row[column] else math.nan for column in ("em", "em_low", "em_high")},
+            "positions": row["positions"] or None,
+        }
+        for row in rows
+    ]

@@ -20,7 +20,7 @@ from focus_interp.demo import (
 from focus_interp.directions import cache as cache_module
 from focus_interp.directions import run as directions_run
 from focus_interp.evaluation import multidoc
-from focus_interp.reports.tables import difference_cell, em_cell
+from focus_interp.evaluation.result_cells import difference_cell, em_cell
 from focus_interp.scoring import contextual_run
 
 

@@ -21,7 +21,6 @@ from focus_interp.data.needles import generated_needles, load_needles, needle_te
 from focus_interp.directions import Directions, read_directions, save_directions
 from focus_interp.directions.run import train_directions
 from focus_interp.evaluation.configurations import capped_k
-from focus_interp.evaluation.multidoc import read_results
 from focus_interp.evaluation.rankings import ranking_from
 from focus_interp.interventions import FocusDirection, SplitSoftmax
 from focus_interp.model.architecture import config_fingerprint
@@ -29,6 +28,7 @@ from focus_interp.model.generation import greedy_response
 from focus_interp.scoring.contextual_run import score_heads
 from focus_interp.scoring.retrieval_run import score_retrieval_heads
 from tests.conftest import TINY_SIZES, tiny_hf_model, tiny_tokenizer
+from tests.conftest import read_results_csv as read_results
 
 ROOT = Path(__file__).resolve().parents[1]
 ORACLE_LINE = json.dumps({"question": "who?", "answers": ["Ana"], "ctxs": [{"title": "T", "text": "Ana did.", "isgold": True}]})

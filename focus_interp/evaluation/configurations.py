@@ -14,7 +14,7 @@ from focus_interp.errors import FocusInterpError
 from focus_interp.evaluation.rankings import ranking_of
 from focus_interp.heads import Head, check_heads, random_heads
 from focus_interp.interventions import FocusDirection, SplitSoftmax
-from focus_interp.interventions.generation import DIRECTION_POSITIONS
+from focus_interp.interventions.focus_direction import DIRECTION_POSITIONS
 from focus_interp.interventions.split_softmax import check_tau
 from focus_interp.model.architecture import Architecture
 

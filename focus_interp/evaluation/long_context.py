@@ -129,5 +129,7 @@ def _interventions(configuration: Configuration, head_sets: HeadSets, directions
     """The interventions of one configuration, checked against the model before any sample runs."""
     if configuration.prompt != "long" or configuration.intervention == "split_softmax":
         raise FocusInterpError(f"long-context runs take no intervention or focus directions, not {configuration.name}")
+    if configuration.positions != "all":
+        raise FocusInterpError(f"long-context runs edit every position: {configuration.name} is for multi-document sweeps")
     edit = configuration.build(head_sets, directions)
     return [] if edit is None else [edit]

@@ -14,16 +14,18 @@ import numpy as np
 from focus_interp.errors import FocusInterpError
 from focus_interp.files import write_csv
 from focus_interp.metrics.intervals import (
+    PAIRED_COLUMNS,
     mean_interval,
     paired_difference,
     question_clusters,
 )
 from focus_interp.reports.plots import plot_score_differences
+from focus_interp.reports.tables import decimal_cell
 from focus_interp.runs.run_folder import read_run
 
 RESULT_COLUMNS = ("task", "category", "budget", "configuration", "n", "score", "score_low", "score_high", "difference",
                   "difference_low", "difference_high", "p_value", "sink")
-COMPARISON = ("difference", "difference_low", "difference_high", "p_value")
+
 BASELINE = "none"
 AVERAGE = "average"
 
@@ -45,7 +47,7 @@ class LongContextResults:
 
     def table(self) -> list[dict]:
         """One row per (task, budget) and configuration: the columns of ``results.csv``; ``sink`` NaN where no
-        response had tokens; the score's 95% interval (bootstrap over the samples), and its difference to no
+        response had tokens; the score's 95% interval (a bootstrap over the samples, each its own question), and its difference to no
         intervention on the same samples with interval and p-value (None for no intervention, or without it)."""
         groups: dict[tuple, list[dict]] = {}
         for record in self.records:
@@ -60,7 +62,7 @@ class LongContextResults:
                 row = {
                     "task": task, "category": category, "budget": budget, "configuration": name, "n": len(chosen),
                     "score": interval.estimate, "score_low": interval.low, "score_high": interval.high,
-                    **dict.fromkeys(COMPARISON), "sink": float(np.mean(sinks)) if sinks else math.nan,
+                    **dict.fromkeys(PAIRED_COLUMNS), "sink": float(np.mean(sinks)) if sinks else math.nan,
                 }
                 if BASELINE in self.configurations and name != BASELINE:
                     compared = paired_difference(scores, [r["scores"][BASELINE] for r in chosen], clusters)
@@ -118,12 +120,9 @@ class LongContextResults:
 
     def write_csv(self, path: str | Path) -> None:
         """``results.csv``: the table, numbers to 6 decimals, empty where there is none."""
-        def cell(value):
-            return "" if value is None or math.isnan(value) else f"{value:.6f}"
-
         write_csv(Path(path), RESULT_COLUMNS, (
             [row["task"], row["category"], row["budget"], row["configuration"], row["n"],
-             *(cell(row[column]) for column in RESULT_COLUMNS[5:])]
+             *(decimal_cell(row[column]) for column in RESULT_COLUMNS[5:])]
             for row in self.table()
         ))
 

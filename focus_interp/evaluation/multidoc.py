@@ -3,7 +3,7 @@
 A configuration is no intervention, a baseline prompt (gold document alone, distractors alone), a split softmax
 (heads, k, tau) or a focus direction (heads, k, alpha). ``samples.jsonl`` holds each sample's responses and EM
 under every configuration; ``results.csv`` has one row per configuration and gold position (and ``all``):
-intervention, heads, k, tau, alpha, heads_source, gold_position, n and n_questions, em and its 95% interval, and the
+intervention, heads, k, tau, alpha, positions, heads_source, gold_position, n and n_questions, em and its 95% interval, and the
 paired difference to no intervention (its interval and p-value). A rerun resumes.
 """
 
@@ -25,15 +25,12 @@ from focus_interp.evaluation.configurations import (
     HeadSets,
 )
 from focus_interp.evaluation.sweep_results import (
-    COMPARISON,
-    RESULT_COLUMNS,
     SweepResults,
     configuration_records,
 )
-from focus_interp.files import read_csv_rows
 from focus_interp.interventions import FocusDirection, SplitSoftmax
+from focus_interp.interventions.focus_direction import DIRECTION_POSITIONS
 from focus_interp.interventions.generation import (
-    DIRECTION_POSITIONS,
     generate_focus_direction_sweep,
     generate_split_softmax_sweep,
 )
@@ -103,7 +100,8 @@ def run_sweep(
 
 
 def _evaluate_row(loaded, row, configurations, head_sets, directions, max_new_tokens, batch_size, plain) -> dict:
-    """One sample's record. The plain model and split softmaxes share the long prompt's prefill; ``plain`` memoises
+    """One sample's record. The plain model and split softmaxes share the long prompt's prefill; focus directions
+    run as rows of batches (those of response rows from a shared prefill of their own); ``plain`` memoises
     responses to the baseline prompts, which one question's gold positions share."""
     tokenizer = loaded.tokenizer
     prompts = sample_prompts(tokenizer, row)
@@ -134,23 +132,3 @@ def _evaluate_row(loaded, row, configurations, head_sets, directions, max_new_to
         "responses": texts,
         "em": {name: best_subspan_em(text, prompts.answers) for name, text in texts.items()},
     }
-
-
-def read_results(path: str | Path) -> list[dict]:
-    """Rows of a ``results.csv`` with numbers parsed (None for empty cells, NaN for an EM without samples)."""
-    path = Path(path)
-    hint = f"no results at {path}: run `focus-interp compensate ... --out {path.parent}` first"
-
-    def number(value: str, kind=float):
-        return kind(value) if value else None
-
-    return [
-        {
-            **row,
-            **{column: number(row[column], int) for column in ("k", "n", "n_questions")},
-            **{column: number(row[column]) for column in ("tau", "alpha", *COMPARISON)},
-            "positions": row["positions"] or None,
-            **{column: float(row[column] or "nan") for column in ("em", "em_low", "em_high")},
-        }
-        for row in read_csv_rows(path, RESULT_COLUMNS, hint, "results.csv")
-    ]

@@ -13,11 +13,13 @@ from focus_interp.errors import FocusInterpError
 from focus_interp.evaluation.configurations import Configuration
 from focus_interp.files import write_csv
 from focus_interp.metrics.intervals import (
+    PAIRED_COLUMNS,
     mean_interval,
     paired_difference,
     question_clusters,
 )
 from focus_interp.reports.plots import plot_em_against_k
+from focus_interp.reports.tables import decimal_cell
 from focus_interp.runs.run_folder import read_run
 
 RESULT_COLUMNS = (
@@ -25,9 +27,8 @@ RESULT_COLUMNS = (
     "em_high", "difference", "difference_low", "difference_high", "p_value",
 )
 """``em_low``-``em_high``: the 95% interval of ``em`` over ``n_questions`` questions; ``difference``: EM minus no
-intervention's on the same samples, its interval and the paired bootstrap p-value (empty for no intervention, or
+intervention's on the same samples, its interval and the sign-flip p-value by question (empty for no intervention, or
 when the sweep has none)."""
-COMPARISON = ("difference", "difference_low", "difference_high", "p_value")
 CONTROL = "none"
 
 
@@ -69,7 +70,7 @@ class SweepResults:
                     **asdict(configuration), "k": configuration.k or None, "heads_source": self._source(configuration),
                     "positions": configuration.positions if configuration.intervention == "focus_direction" else None,
                     "gold_position": str(position), "n": len(chosen), "n_questions": len(set(question_clusters(chosen))),
-                    "em": math.nan, "em_low": math.nan, "em_high": math.nan, **dict.fromkeys(COMPARISON),
+                    "em": math.nan, "em_low": math.nan, "em_high": math.nan, **dict.fromkeys(PAIRED_COLUMNS),
                 }
                 if chosen:
                     clusters = question_clusters(chosen)
@@ -85,7 +86,7 @@ class SweepResults:
 
     def compare(self, configuration: Configuration | str, gold_position: int | str = "all"):
         """``configuration``'s EM minus no intervention's on the same samples (of ``gold_position``, or all), with
-        its 95% interval and paired bootstrap p-value by question (``PairedDifference``)."""
+        its 95% interval and sign-flip p-value by question (``PairedDifference``)."""
         name = self._name(configuration)
         if CONTROL not in {c.name for c in self.configurations}:
             raise FocusInterpError("these results have no 'none' configuration to compare with: sweep it too")
@@ -137,7 +138,7 @@ class SweepResults:
         write_csv(Path(path), RESULT_COLUMNS, (
             [row["intervention"], row["heads"], row["k"], row["tau"], row["alpha"], row["positions"], row["heads_source"],
              row["gold_position"], row["n"], row["n_questions"],
-             *(_decimal(row[column]) for column in ("em", "em_low", "em_high", *COMPARISON))]
+             *(decimal_cell(row[column]) for column in ("em", "em_low", "em_high", *PAIRED_COLUMNS))]
             for row in self.table()
         ))
 
@@ -157,9 +158,9 @@ class SweepResults:
 
 
 def configuration_records(configurations: Sequence[Configuration]) -> list[dict]:
-    """The configurations as the JSON a run folder keeps of them (whole, so ``SweepResults.load`` rebuilds them)."""
-    return [asdict(configuration) for configuration in configurations]
-
-
-def _decimal(value: float | None) -> str:
-    return "" if value is None or math.isnan(value) else f"{value:.6f}"
+    """The configurations as the JSON a run folder keeps of them (whole, so ``SweepResults.load`` rebuilds them;
+    ``positions`` only where it is not the default, so folders of earlier versions resume)."""
+    return [
+        {key: value for key, value in asdict(configuration).items() if key != "positions" or value != "all"}
+        for configuration in configurations
+    ]

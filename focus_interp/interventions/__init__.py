@@ -4,11 +4,12 @@ composed in execution order with each other and a user's own edits, and generati
 from focus_interp.interventions.ablation import HeadAblation, mean_head_outputs
 from focus_interp.interventions.attention_edit import SplitSoftmax, SplitSoftmaxRows
 from focus_interp.interventions.compose import apply_interventions
-from focus_interp.interventions.focus_direction import FocusDirection
+from focus_interp.interventions.focus_direction import FocusDirection, FocusDirectionRows
 from focus_interp.interventions.split_softmax import split_softmax
 
 __all__ = [
     "FocusDirection",
+    "FocusDirectionRows",
     "HeadAblation",
     "SplitSoftmax",
     "SplitSoftmaxRows",

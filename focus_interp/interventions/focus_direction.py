@@ -29,6 +29,9 @@ from focus_interp.interventions.compose import PerRow
 from focus_interp.model.architecture import Architecture
 
 SITES = ("post_rope", "pre_rope")
+DIRECTION_POSITIONS = ("all", "response")
+"""Where a swept focus direction edits: every position (the paper's), or only the rows from the last prompt token on
+(the prompt's rows untouched, so the prompt's prefill is shared like a split-softmax sweep's)."""
 
 
 @dataclass(frozen=True, eq=False)

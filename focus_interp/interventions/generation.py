@@ -15,7 +15,10 @@ from focus_interp.interventions import (
     SplitSoftmaxRows,
     apply_interventions,
 )
-from focus_interp.interventions.focus_direction import FocusDirectionRows
+from focus_interp.interventions.focus_direction import (
+    DIRECTION_POSITIONS,
+    FocusDirectionRows,
+)
 from focus_interp.model.generation import check_fits_window, left_pad, traced_greedy
 from focus_interp.model.kv_cache import repeat_prefix_cache
 from focus_interp.model.loading import LoadedModel
@@ -81,30 +84,11 @@ def generate_split_softmax_sweep(
     cache is shared: each batch of up to ``batch_size`` rows decodes from copies of it, starting at the last
     prompt token. Every row's ``first_row`` must be the last prompt position.
     """
-    check_fits_window(loaded, len(prompt), max_new_tokens)
-    if batch_size < 1:
-        raise FocusInterpError(f"batch_size must be at least 1, got {batch_size}")
     last = len(prompt) - 1
     for row in rows:
         if row is not None and row.first_row != last:
             raise FocusInterpError(f"a sweep edits rows from the last prompt token ({last}), not from {row.first_row}")
-    ids = prompt.ids().to(loaded.device)
-    prefix = loaded.hf_model(ids[:, :-1], use_cache=True).past_key_values
-    responses = []
-    for start in range(0, len(rows), batch_size):
-        chunk = tuple(rows[start : start + batch_size])
-        cache = repeat_prefix_cache(prefix, len(chunk), len(prompt) + max_new_tokens)
-        edits = [SplitSoftmaxRows(chunk)]
-        responses += traced_greedy(
-            loaded, ids.repeat(len(chunk), 1), max_new_tokens, lambda step: apply_interventions(loaded, edits),
-            past_key_values=cache,
-        )
-    return responses
-
-
-DIRECTION_POSITIONS = ("all", "response")
-"""Where a swept focus direction edits: every position (the paper's), or only the rows from the last prompt token on
-(the prompt's rows untouched, so the prompt's prefill is shared like a split-softmax sweep's)."""
+    return _rows_of_batches(loaded, prompt, rows, max_new_tokens, batch_size, SplitSoftmaxRows, share_prefix=True)
 
 
 @torch.no_grad()
@@ -124,21 +108,28 @@ def generate_focus_direction_sweep(
     the prompt's rows before its last token untouched: that prefix is run once and its KV cache shared, and each
     row decodes from the last prompt token with its direction on every row from there.
     """
-    check_fits_window(loaded, len(prompt), max_new_tokens)
-    if batch_size < 1:
-        raise FocusInterpError(f"batch_size must be at least 1, got {batch_size}")
     if positions not in DIRECTION_POSITIONS:
         raise FocusInterpError(f"positions must be one of {', '.join(DIRECTION_POSITIONS)}, got {positions!r}")
     for row in rows:
         if row is not None and not isinstance(row, FocusDirection):
             raise FocusInterpError(f"a focus-direction sweep takes FocusDirection rows (or None), got {type(row).__name__}")
+    return _rows_of_batches(loaded, prompt, rows, max_new_tokens, batch_size, FocusDirectionRows, share_prefix=positions == "response")
+
+
+def _rows_of_batches(loaded, prompt: Prompt, rows: Sequence, max_new_tokens: int, batch_size: int, per_row, share_prefix: bool):
+    """Greedy responses to ``prompt`` under each of ``rows``, ``batch_size`` rows a batch under ``per_row(chunk)``
+    (one edit per batch row); with ``share_prefix`` the prompt before its last token is run once and every batch
+    decodes from copies of its KV cache."""
+    check_fits_window(loaded, len(prompt), max_new_tokens)
+    if batch_size < 1:
+        raise FocusInterpError(f"batch_size must be at least 1, got {batch_size}")
     ids = prompt.ids().to(loaded.device)
-    prefix = loaded.hf_model(ids[:, :-1], use_cache=True).past_key_values if positions == "response" else None
+    prefix = loaded.hf_model(ids[:, :-1], use_cache=True).past_key_values if share_prefix else None
     responses = []
     for start in range(0, len(rows), batch_size):
         chunk = tuple(rows[start : start + batch_size])
-        edits = [FocusDirectionRows(chunk)]
         cache = None if prefix is None else repeat_prefix_cache(prefix, len(chunk), len(prompt) + max_new_tokens)
+        edits = [per_row(chunk)]
         responses += traced_greedy(
             loaded, ids.repeat(len(chunk), 1), max_new_tokens, lambda step: apply_interventions(loaded, edits),
             past_key_values=cache,

@@ -12,7 +12,6 @@ from typing import Sequence
 
 from focus_interp.data.samples import response_length, sample_prompts
 from focus_interp.errors import FocusInterpError
-from focus_interp.metrics.intervals import mean_interval, question_clusters
 from focus_interp.model.generation import check_fits_window
 from focus_interp.model.loading import LoadedModel
 from focus_interp.runs.run_folder import RunFolder, process_rows, sample_settings
@@ -91,17 +90,13 @@ def score_heads(
                 "skipped": skipped,
                 "n_cases": {case: sum(map(test, records)) for case, test in CASES.items()},
                 "n_questions": scores.n_questions,
-                **_em_with_interval(records, "em"),
-                **_em_with_interval(records, "em_gold"),
+                **{field: value for key in ("em", "em_gold") for field, value in _with_interval(scores.em(key), key).items()},
             })
         return scores
 
 
-def _em_with_interval(records: list[dict], key: str) -> dict:
-    """``key``'s mean over the records that have it and its 95% interval by question (``{key}_interval``); None
-    without any."""
-    chosen = [r for r in records if r[key] is not None]
-    if not chosen:
+def _with_interval(interval, key: str) -> dict:
+    """``{key: mean, key_interval: [low, high]}`` of an ``Interval`` (None for both without one)."""
+    if interval is None:
         return {key: None, f"{key}_interval": None}
-    interval = mean_interval([r[key] for r in chosen], question_clusters(chosen))
     return {key: interval.estimate, f"{key}_interval": [interval.low, interval.high]}

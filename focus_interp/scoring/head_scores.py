@@ -18,9 +18,11 @@ from focus_interp.errors import FocusInterpError
 from focus_interp.files import write_csv
 from focus_interp.heads import Head, rank_heads
 from focus_interp.metrics.intervals import (
+    mean_interval,
     mean_intervals,
     paired_differences,
     question_clusters,
+    resampled_means,
 )
 from focus_interp.reports.plots import plot_head_grid
 from focus_interp.runs.run_folder import RunFolder, read_run
@@ -132,6 +134,22 @@ class HeadScores:
         values = paired_differences(treated, control, clusters)
         return {key: torch.from_numpy(np.asarray(value)) for key, value in zip(("difference", "low", "high", "p_value"), values)}
 
+    def score_difference(self, first: str = "R", second: str = "IR_max", case: str | None = None) -> dict[str, Float[Tensor, "layers heads"]]:
+        """Score ``first`` minus score ``second`` on the same samples (of ``case``), e.g. R against IR_max (Table 1)
+        or sink_gold against sink: ``difference``, its 95% interval ``low``-``high`` and ``p_value``, paired by
+        sample and resampled by question."""
+        treated, control = self.per_sample(first, case).numpy(), self.per_sample(second, case).numpy()
+        values = paired_differences(treated, control, question_clusters(self._counted(case)))
+        return {key: torch.from_numpy(np.asarray(value)) for key, value in zip(("difference", "low", "high", "p_value"), values)}
+
+    def em(self, key: str = "em"):
+        """EM on the long prompt (``em``) or the gold-only one (``em_gold``) over the counted samples that have
+        it, with its 95% interval by question (an ``Interval``; None when no sample has it)."""
+        if self.kind != "contextual" or key not in ("em", "em_gold"):
+            raise FocusInterpError(f"EM is 'em' or 'em_gold' of contextual scores, got {key!r} of {self.kind} scores")
+        chosen = [r for r in self._counted() if r.get(key) is not None]
+        return mean_interval([r[key] for r in chosen], question_clusters(chosen)) if chosen else None
+
     @property
     def n_questions(self) -> int:
         """How many questions the counted samples come from (the clusters of the intervals)."""
@@ -173,8 +191,8 @@ class HeadScores:
             means += [(f"{name}_{case}", name, case) for case in CASES for name in LONG_SCORES]
         table = {}
         for column, name, case in means:
-            mean, low, high = self._intervals(name, case)
-            table.update({column: mean, f"{column}_low": low, f"{column}_high": high})
+            _, low, high = self._intervals(name, case)
+            table.update({column: self.mean(name, case).numpy(), f"{column}_low": low, f"{column}_high": high})
         return table
 
     def to_frame(self):
@@ -191,8 +209,9 @@ class HeadScores:
         self._check_name(by)
         if k < 0:
             raise FocusInterpError(f"k must be 0 or more, got {k}")
-        rows = self.to_frame().to_dict("records")
-        return [(int(row["layer"]), int(row["head"])) for row in rank_heads(rows, by)[:k]]
+        grid = self.mean(by).numpy()
+        rows = [{"layer": layer, "head": head, by: grid[layer, head]} for layer in range(self.n_layers) for head in range(self.n_heads)]
+        return [(row["layer"], row["head"]) for row in rank_heads(rows, by)[:k]]
 
     def plot(self, name: str | None = None, ax=None, case: str | None = None):
         """A layer x head heatmap of the mean ``name`` (of ``case``); returns its Figure (shown inline in a notebook)."""
@@ -244,3 +263,28 @@ class HeadScores:
                 raise FocusInterpError(f"{folder} holds no sample with scores")
             n_layers, n_heads = len(grid), len(grid[0])
         return cls(records, n_layers, n_heads, kind, meta)
+
+
+def shared_top_heads(first: HeadScores, second: HeadScores, k: int = 20) -> tuple[int, float, float]:
+    """How many heads the top-``k`` lists of two runs share (each ranked by its first score, among the heads
+    scoring above 0, as Figure 9), and that count's 95% interval when each run's questions are resampled."""
+    def top_sets(grids: np.ndarray) -> np.ndarray:
+        flat = grids.reshape(len(grids), -1)
+        ranked = np.where(np.isnan(flat) | (flat <= 0), -np.inf, flat)
+        order = np.argsort(-ranked, axis=1, kind="stable")[:, :k]
+        chosen = np.zeros_like(flat, dtype=bool)
+        np.put_along_axis(chosen, order, np.take_along_axis(ranked, order, axis=1) > -np.inf, axis=1)
+        return chosen
+
+    def means_and_resamples(scores: HeadScores, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        values = scores.per_sample(scores.names[0]).numpy()
+        resampled = resampled_means(values, question_clusters(scores._counted()), seed=seed)
+        return scores.mean(scores.names[0]).numpy()[None], resampled
+
+    (first_mean, first_resampled), (second_mean, second_resampled) = (
+        means_and_resamples(first, seed=0), means_and_resamples(second, seed=1)  # the two runs resampled independently
+    )
+    observed = int((top_sets(first_mean) & top_sets(second_mean)).sum())
+    shared = (top_sets(first_resampled) & top_sets(second_resampled)).sum(axis=1)
+    low, high = np.percentile(shared, [2.5, 97.5])
+    return observed, float(low), float(high)

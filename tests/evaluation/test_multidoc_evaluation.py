@@ -17,10 +17,11 @@ from focus_interp.evaluation.configurations import (
     capped_k,
     split_softmax_configurations,
 )
-from focus_interp.evaluation.multidoc import read_results, run_sweep
+from focus_interp.evaluation.multidoc import run_sweep
 from focus_interp.evaluation.sweep_results import RESULT_COLUMNS, SweepResults
 from focus_interp.metrics.intervals import mean_interval, paired_difference
 from focus_interp.model.generation import greedy_response
+from tests.conftest import read_results_csv as read_results
 
 ROWS = load_multidoc_qa("synthetic", n=4, gold_positions=(1, 3), n_documents=3)
 

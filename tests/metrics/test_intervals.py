@@ -71,7 +71,7 @@ def test_a_paired_difference_without_change_is_zero_and_not_significant():
     assert not difference.significant and "not significant" in str(difference)
 
 
-@pytest.mark.parametrize("gained, lost", [(30, 15), (25, 15), (40, 20), (20, 20)])
+@pytest.mark.parametrize("gained, lost", [(30, 15), (25, 15), (40, 20), (20, 20), (3, 0)])
 def test_a_paired_difference_agrees_with_mcnemars_exact_test_on_independent_pairs(gained, lost):
     # gained: samples right only when treated; lost: right only in the control; 100 right and 155 wrong in both
     control = np.r_[np.zeros(gained), np.ones(lost), np.ones(100), np.zeros(155)]
@@ -80,7 +80,7 @@ def test_a_paired_difference_agrees_with_mcnemars_exact_test_on_independent_pair
     exact = stats.binomtest(gained, gained + lost, 0.5).pvalue
     assert difference.difference == pytest.approx((gained - lost) / len(control))
     assert difference.significant == (exact < 0.05)
-    assert 0.5 * exact <= difference.p_value <= 1.2 * exact
+    assert difference.p_value == pytest.approx(exact, abs=0.01)
 
 
 def test_a_small_paired_difference_on_few_questions_is_not_significant():
@@ -100,3 +100,25 @@ def test_paired_differences_of_a_grid_equal_each_entry_alone():
     assert (difference[1, 0], low[1, 0], high[1, 0], p_value[1, 0]) == pytest.approx(
         (alone.difference, alone.low, alone.high, alone.p_value))
     assert alone.n_clusters == 5 and alone.n_samples == 20
+
+
+def test_one_question_gives_no_interval_and_no_significance():
+    interval = mean_interval([0.0, 1.0, 1.0], ["a", "a", "a"])
+    assert interval.estimate == pytest.approx(2 / 3) and np.isnan([interval.low, interval.high]).all()
+    difference = paired_difference([1.0, 0.0], [0.0, 0.0], ["a", "a"])
+    assert difference.p_value == 1.0 and not difference.significant
+
+
+def test_five_questions_all_better_are_the_hand_worked_two_of_thirty_two_sign_flips():
+    # one of each question's three gold positions improves: only "all +" and "all -" reach the observed |mean|
+    control = np.zeros(15)
+    treated = np.tile([1.0, 0.0, 0.0], 5)
+    difference = paired_difference(treated, control, np.repeat(np.arange(5), 3))
+    assert difference.difference == pytest.approx(1 / 3)
+    assert difference.p_value == pytest.approx(2 / 32) and not difference.significant
+    assert (difference.n_clusters, difference.n_samples) == (5, 15)
+
+
+def test_samples_without_a_value_are_not_counted():
+    interval = mean_interval([1.0, np.nan, 0.0, np.nan], ["a", "b", "c", "c"])
+    assert (interval.estimate, interval.n_clusters, interval.n_samples) == (0.5, 2, 2)

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def tiny_run(tiny_loaded, tmp_path):
-    rows = load_multidoc_qa("synthetic", split="train", n=2, gold_positions=(1, 3), n_documents=3)
+    rows = load_multidoc_qa("synthetic", split="train", n=4, gold_positions=(1, 3), n_documents=3)
     run = tmp_path / "run"
     score_heads(tiny_loaded("llama", "sdpa"), rows, run, {"source": "synthetic"}, max_new_tokens=3, progress=False)
     return run
@@ -74,7 +74,8 @@ def test_fig3_plots_every_configuration_of_a_sweep(tiny_loaded, tmp_path):
         HeadSets,
         split_softmax_configurations,
     )
-    from focus_interp.evaluation.multidoc import read_results, run_sweep
+    from focus_interp.evaluation.multidoc import run_sweep
+    from tests.conftest import read_results_csv as read_results
 
     loaded = tiny_loaded("llama", "sdpa")
     rows = load_multidoc_qa("synthetic", split="test", n=2, gold_positions=(1, 3), n_documents=3)
@@ -108,7 +109,7 @@ def test_table3_reports_score_changes_under_directions(tiny_run, tiny_loaded, tm
     from focus_interp.interventions import FocusDirection
 
     loaded = tiny_loaded("llama", "sdpa")
-    rows = load_multidoc_qa("synthetic", split="train", n=2, gold_positions=(1, 3), n_documents=3)
+    rows = load_multidoc_qa("synthetic", split="train", n=4, gold_positions=(1, 3), n_documents=3)
     query = torch.randn(3, 4, 16, generator=torch.Generator().manual_seed(0)) * 4
     top = [(r["layer"], r["head"]) for r in rank_heads(read_head_scores(tiny_run / "head_scores.csv"))[:2]]
     run = tmp_path / "directed"
@@ -144,7 +145,8 @@ def test_fig4_plots_an_alpha_sweep(tiny_loaded, tmp_path):
         HeadSets,
         focus_direction_configurations,
     )
-    from focus_interp.evaluation.multidoc import read_results, run_sweep
+    from focus_interp.evaluation.multidoc import run_sweep
+    from tests.conftest import read_results_csv as read_results
 
     loaded = tiny_loaded("llama", "sdpa")
     rows = load_multidoc_qa("synthetic", split="test", n=2, gold_positions=(1, 3), n_documents=3)

@@ -108,3 +108,18 @@ def test_a_sample_without_a_score_is_left_out_of_its_mean():
     scores = HeadScores([record([[0.2]]), record(None)], 1, 1)
     assert scores.R_gold.item() == pytest.approx(0.2)
     assert math.isnan(scores.per_sample("R_gold")[1, 0, 0])
+
+
+def test_shared_top_heads_counts_the_overlap_of_two_rankings_with_its_interval(in_memory):
+    from focus_interp.scoring.head_scores import shared_top_heads
+
+    top = in_memory.top(4)
+    def retrieval_run(chosen):
+        grid = [[1.0 if (layer, head) in chosen else 0.0 for head in range(4)] for layer in range(3)]
+        records = [{"id": f"t{i}", "question": f"q{i}", "counted": True, "scores": {"retrieval": grid}} for i in range(3)]
+        return HeadScores(records, 3, 4, "retrieval")
+
+    same, low, high = shared_top_heads(in_memory, retrieval_run(set(top)), 4)
+    assert same == 4 and low <= high == 4
+    others = {(layer, head) for layer in range(3) for head in range(4)} - set(in_memory.top(8))
+    assert shared_top_heads(in_memory, retrieval_run(others), 4)[0] == 0
