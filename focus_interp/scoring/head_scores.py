@@ -139,6 +139,9 @@ class HeadScores:
         or sink_gold against sink: ``difference``, its 95% interval ``low``-``high`` and ``p_value``, paired by
         sample and resampled by question."""
         treated, control = self.per_sample(first, case).numpy(), self.per_sample(second, case).numpy()
+        if not len(treated):
+            nan = torch.full((self.n_layers, self.n_heads), math.nan, dtype=torch.float64)
+            return {key: nan.clone() for key in ("difference", "low", "high", "p_value")}
         values = paired_differences(treated, control, question_clusters(self._counted(case)))
         return {key: torch.from_numpy(np.asarray(value)) for key, value in zip(("difference", "low", "high", "p_value"), values)}
 

@@ -123,3 +123,12 @@ def test_shared_top_heads_counts_the_overlap_of_two_rankings_with_its_interval(i
     assert same == 4 and low <= high == 4
     others = {(layer, head) for layer in range(3) for head in range(4)} - set(in_memory.top(8))
     assert shared_top_heads(in_memory, retrieval_run(others), 4)[0] == 0
+
+
+def test_a_score_difference_is_paired_by_sample_and_empty_cases_give_nan(in_memory):
+    difference = in_memory.score_difference("sink_gold", "sink")
+    expected = (in_memory.per_sample("sink_gold") - in_memory.per_sample("sink")).mean(0)
+    torch.testing.assert_close(difference["difference"], expected)
+    assert ((difference["low"] <= difference["difference"] + 1e-12) & (difference["p_value"] <= 1)).all()
+    empty = HeadScores([], 3, 4)
+    assert empty.score_difference("R", "IR_max", "correct")["difference"].isnan().all()
