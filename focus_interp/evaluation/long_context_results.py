@@ -65,9 +65,7 @@ class LongContextResults:
                     **dict.fromkeys(PAIRED_COLUMNS), "sink": float(np.mean(sinks)) if sinks else math.nan,
                 }
                 if BASELINE in self.configurations and name != BASELINE:
-                    compared = paired_difference(scores, [r["scores"][BASELINE] for r in chosen], clusters)
-                    row.update(difference=compared.difference, difference_low=compared.low,
-                               difference_high=compared.high, p_value=compared.p_value)
+                    row.update(paired_difference(scores, [r["scores"][BASELINE] for r in chosen], clusters).columns())
                 rows.append(row)
         return rows
 

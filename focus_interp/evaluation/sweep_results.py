@@ -66,21 +66,19 @@ class SweepResults:
         for configuration in self.configurations:
             for position in [*positions, "all"]:
                 chosen = [r for r in self.records if position == "all" or r["gold_position"] == position]
+                clusters = question_clusters(chosen)
                 row = {
                     **asdict(configuration), "k": configuration.k or None, "heads_source": self._source(configuration),
                     "positions": configuration.positions if configuration.intervention == "focus_direction" else None,
-                    "gold_position": str(position), "n": len(chosen), "n_questions": len(set(question_clusters(chosen))),
+                    "gold_position": str(position), "n": len(chosen), "n_questions": len(set(clusters)),
                     "em": math.nan, "em_low": math.nan, "em_high": math.nan, **dict.fromkeys(PAIRED_COLUMNS),
                 }
                 if chosen:
-                    clusters = question_clusters(chosen)
                     em = [r["em"][configuration.name] for r in chosen]
                     interval = mean_interval(em, clusters)
                     row.update(em=interval.estimate, em_low=interval.low, em_high=interval.high)
                     if control and configuration.name != CONTROL:
-                        compared = paired_difference(em, [r["em"][CONTROL] for r in chosen], clusters)
-                        row.update(difference=compared.difference, difference_low=compared.low,
-                                   difference_high=compared.high, p_value=compared.p_value)
+                        row.update(paired_difference(em, [r["em"][CONTROL] for r in chosen], clusters).columns())
                 rows.append(row)
         return rows
 

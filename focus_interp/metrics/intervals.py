@@ -60,6 +60,10 @@ class PairedDifference:
     n_clusters: int
     n_samples: int
 
+    def columns(self) -> dict[str, float]:
+        """The difference as a table's ``PAIRED_COLUMNS``."""
+        return dict(zip(PAIRED_COLUMNS, (self.difference, self.low, self.high, self.p_value)))
+
     @property
     def significant(self) -> bool:
         """Whether the p-value is below ``SIGNIFICANCE``."""
