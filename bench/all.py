@@ -1,11 +1,12 @@
 """Every benchmark at modest sizes in one run, and one table of their ratios.
 
 Runs each benchmark script's ``measure`` in turn (its own lines indented as progress): model load (first load into
-an empty cache, then 3 cached loads), contextual scoring (1k, 3k and 8k prompt tokens, 1 repeat; the eager
-eager path only where it fits in free memory), the split-softmax sweep (2 samples, 16 configurations), focus-
-direction training (3 samples, 10 epochs) and generation with interventions (2 samples, 3 repeats). Then prints
-one table: benchmark, what is compared, the ratio, its target where there is one, and the seconds (s) or peak
-resident memory (GB) behind it. ``--json PATH`` writes the table and every benchmark's full results.
+an empty cache, then 3 cached loads), contextual scoring (1k, 3k and 8k prompt tokens, 1 repeat; the eager path
+only where it fits in free memory), the split-softmax sweep (2 samples, 16 configurations, in two passes and in
+one), the focus-direction sweep (2 samples, 8 configurations), focus-direction training (3 samples, 10 epochs) and
+generation with interventions (2 samples, 3 repeats). Then prints one table: benchmark, what is compared, the
+ratio, its target where there is one, and the seconds (s) or peak resident memory (GB) behind it. ``--json PATH``
+writes the table and every benchmark's full results.
 Run: python bench/all.py [--data ../shared/data/nq-open-oracle.jsonl.gz] [--json PATH]
 """
 
@@ -16,6 +17,7 @@ import json
 import sys
 import time
 
+import direction_sweep
 import directions_training
 import generation
 import load_model
@@ -67,7 +69,27 @@ def sweep_rows(result: dict) -> list[dict]:
              f"{entry['per_extra_configuration_s']:.2f} / {entry['one_sample_s']:.2f} s")
         for entry in result["samples"]
     ]
-    return rows + [_row(f"split-softmax sweep, median of {len(rows)}", compared, result["median_ratio"], "< 0.25", "")]
+    rows.append(_row(f"split-softmax sweep, median of {len(rows)}", compared, result["median_ratio"], "< 0.25", ""))
+    passes = "one pass / two passes, time"
+    rows += [
+        _row(f"split-softmax sweep, {entry['tokens']} tokens", passes, entry["one_pass_over_two"], "> 1",
+             f"{entry['one_pass_s']:.1f} / {entry['sweep_of_n_s']:.1f} s; {entry['rows_past_first_pass']} rows past the "
+             f"first pass; {'equal' if entry['equal'] else 'NOT equal'}")
+        for entry in result["samples"]
+    ]
+    return rows
+
+
+def direction_sweep_rows(result: dict) -> list[dict]:
+    rows = []
+    for entry in result["samples"]:
+        label = f"focus-direction sweep, {entry['tokens']} tokens (N = {result['configurations']})"
+        equal = "equal" if entry["equal"] else "NOT equal"
+        rows.append(_row(label, "one at a time / batched, time", entry["speed_up"], ">= 2",
+                         f"{entry['one_at_a_time_s']:.1f} / {entry['batched_s']:.1f} s; {equal}"))
+        rows.append(_row(label, "one at a time / response rows, time", entry["response_rows_speed_up"], "",
+                         f"{entry['one_at_a_time_s']:.1f} / {entry['response_rows_s']:.1f} s"))
+    return rows
 
 
 def directions_rows(result: dict) -> list[dict]:
@@ -98,6 +120,8 @@ def benchmarks(data: str) -> list[tuple[str, str, object, object]]:
          lambda: scoring.measure((1000, 3000, 8000), repeats=1, log=_indented), scoring_rows),
         ("split_softmax_sweep", f"python bench/split_softmax_sweep.py --samples 2 --configurations 16{suffix}",
          lambda: split_softmax_sweep.measure(data, samples=2, configurations=16, log=_indented), sweep_rows),
+        ("direction_sweep", f"python bench/direction_sweep.py --samples 2 --configurations 8{suffix}",
+         lambda: direction_sweep.measure(data, samples=2, configurations=8, log=_indented), direction_sweep_rows),
         ("directions_training", f"python bench/directions_training.py --n 3{suffix}",
          lambda: directions_training.measure(data, n=3, log=_indented), directions_rows),
         ("generation", f"python bench/generation.py --samples 2 --repeats 3{suffix}",

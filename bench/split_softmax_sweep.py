@@ -3,9 +3,12 @@
 On the default model, for the long prompts (20 documents) of a few samples, times side by side in one process:
 - ``one sample``: generating the response under one split softmax from scratch (prefill + decoding), the cost a
   sweep would pay per configuration without sharing;
-- ``sweep of N``: the split-softmax sweep over N configurations (top-k heads x tau), prefilled once.
+- ``sweep of N``: the split-softmax sweep over N configurations (top-k heads x tau), prefilled once;
+- ``one pass``: the same sweep decoding every batch to its longest response (``first_pass_tokens`` = the budget),
+  where the default decodes the rows still going after ``FIRST_PASS_TOKENS`` a second time.
 The cost per extra configuration is (sweep of N - sweep of 1) / (N - 1); the ratio to one sample is the figure
-of merit (target: under 0.25). Uses the NQ oracle file when given, generated data otherwise.
+of merit (target: under 0.25). ``one pass / two`` is the second pass's speed-up, with both sweeps' responses
+checked equal. Uses the NQ oracle file when given, generated data otherwise.
 Run: python bench/split_softmax_sweep.py [--data ../shared/data/nq-open-oracle.jsonl.gz] [--samples 3]
 """
 
@@ -20,26 +23,35 @@ from focus_interp.data import gold_segment, load_multidoc_qa, long_parts
 from focus_interp.heads import random_heads
 from focus_interp.interventions import SplitSoftmax
 from focus_interp.interventions.generation import (
+    FIRST_PASS_TOKENS,
     generate_split_softmax_sweep,
     generate_with_interventions,
 )
 
 
 def _timed(function) -> float:
+    return _timed_value(function)[1]
+
+
+def _timed_value(function) -> tuple:
     started = time.perf_counter()
-    function()
-    return time.perf_counter() - started
+    value = function()
+    return value, time.perf_counter() - started
 
 
 def measure(
-    data: str = "synthetic", samples: int = 3, configurations: int = 48, batch_size: int = 16, max_new_tokens: int = 32,
+    data: str = "synthetic", samples: int = 3, configurations: int = 48, batch_size: int = 16, max_new_tokens: int = 100,
     log=print,
 ) -> dict:
-    """Per sample: seconds of one sample, of a sweep of 1 and of N configurations, and the extra-configuration ratio."""
+    """Per sample: seconds of one sample, of a sweep of 1 and of N configurations (in two passes and in one), the
+    extra-configuration ratio and the one-pass / two-pass ratio."""
     loaded = load_model()
     rows = load_multidoc_qa(data, split="test", n=samples, gold_positions=(10,), n_documents=20)
     entries = []
-    log(f"{'tokens':>6} {'one sample s':>12} {'sweep of 1 s':>12} {'sweep of N s':>12} {'per extra config':>16} {'ratio':>6}")
+    log(
+        f"{'tokens':>6} {'one sample s':>12} {'sweep of 1 s':>12} {'sweep of N s':>12} {'per extra config':>16} "
+        f"{'ratio':>6} {'one pass s':>10} {'one pass / two':>14}"
+    )
     for row in rows:
         prompt = build_prompt(loaded.tokenizer, long_parts(row))
         span, last = prompt.spans[gold_segment(row)], len(prompt) - 1
@@ -49,19 +61,33 @@ def measure(
         ][:configurations]
         one = _timed(lambda: generate_with_interventions(loaded, prompt, sweep[:1], max_new_tokens))
         sweep_one = _timed(lambda: generate_split_softmax_sweep(loaded, prompt, sweep[:1], max_new_tokens))
-        sweep_all = _timed(lambda: generate_split_softmax_sweep(loaded, prompt, sweep, max_new_tokens, batch_size))
+        two, sweep_all = _timed_value(lambda: generate_split_softmax_sweep(loaded, prompt, sweep, max_new_tokens, batch_size))
+        single, one_pass = _timed_value(
+            lambda: generate_split_softmax_sweep(loaded, prompt, sweep, max_new_tokens, batch_size, max_new_tokens)
+        )
         extra = (sweep_all - sweep_one) / (len(sweep) - 1)
         entries.append(
             {"tokens": len(prompt), "one_sample_s": one, "sweep_of_1_s": sweep_one, "sweep_of_n_s": sweep_all,
-             "per_extra_configuration_s": extra, "ratio": extra / one}
+             "per_extra_configuration_s": extra, "ratio": extra / one, "one_pass_s": one_pass,
+             "one_pass_over_two": one_pass / sweep_all, "equal": two == single,
+             "rows_past_first_pass": sum(len(response) >= FIRST_PASS_TOKENS for response in single)}
         )
-        log(f"{len(prompt):>6} {one:>12.2f} {sweep_one:>12.2f} {sweep_all:>12.2f} {extra:>15.3f}s {extra / one:>6.3f}")
+        log(
+            f"{len(prompt):>6} {one:>12.2f} {sweep_one:>12.2f} {sweep_all:>12.2f} {extra:>15.3f}s {extra / one:>6.3f} "
+            f"{one_pass:>10.2f} {one_pass / sweep_all:>14.2f}"
+        )
     median = statistics.median(entry["ratio"] for entry in entries)
-    log(f"\nN = {configurations} configurations, batches of {batch_size}")
+    speedup = statistics.median(entry["one_pass_over_two"] for entry in entries)
+    log(f"\nN = {configurations} configurations, batches of {batch_size}, up to {max_new_tokens} new tokens")
     log(f"cost of an extra configuration / cost of one sample: median {median:.3f} (target < 0.25)")
+    log(
+        f"one pass / two passes (rows past {FIRST_PASS_TOKENS} tokens decoded again): median {speedup:.2f}; rows past "
+        f"the first pass {[entry['rows_past_first_pass'] for entry in entries]} of {configurations}; responses equal "
+        f"in {sum(entry['equal'] for entry in entries)} of {len(entries)} samples"
+    )
     return {
         "data": data, "configurations": configurations, "batch_size": batch_size, "max_new_tokens": max_new_tokens,
-        "samples": entries, "median_ratio": median,
+        "samples": entries, "median_ratio": median, "median_one_pass_over_two": speedup,
     }
 
 
@@ -71,7 +97,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=3)
     parser.add_argument("--configurations", type=int, default=48)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--max-new-tokens", type=int, default=100)
     args = parser.parse_args()
     measure(args.data, args.samples, args.configurations, args.batch_size, args.max_new_tokens)
 

@@ -19,10 +19,22 @@ from focus_interp.interventions.focus_direction import (
     DIRECTION_POSITIONS,
     FocusDirectionRows,
 )
-from focus_interp.model.generation import check_fits_window, left_pad, traced_greedy
+from focus_interp.model.generation import (
+    check_fits_window,
+    cut_at_stop,
+    left_pad,
+    stop_token_ids,
+    traced_greedy,
+)
 from focus_interp.model.kv_cache import repeat_prefix_cache
 from focus_interp.model.loading import LoadedModel
 from focus_interp.prompts import Prompt
+
+FIRST_PASS_TOKENS = 32
+"""A sweep that shares its prompt's prefill first decodes every row up to this many tokens; only the rows that
+have not ended by then are decoded again, from the shared cache, with the full budget. Each decode step reads every
+row's copy of the prompt's KV cache, so rows that end early stop costing once the first pass is done, instead of
+waiting for their batch's longest response."""
 
 
 def batch_split_softmax(per_prompt: Sequence[Sequence[SplitSoftmax]], offsets: Sequence[int]) -> list[SplitSoftmaxRows]:
@@ -77,18 +89,20 @@ def generate_split_softmax_sweep(
     rows: Sequence[SplitSoftmax | None],
     max_new_tokens: int = 32,
     batch_size: int = 16,
+    first_pass_tokens: int = FIRST_PASS_TOKENS,
 ) -> list[list[int]]:
     """Greedy responses to one prompt under each split softmax of ``rows`` (None: no intervention).
 
     Split softmax leaves the prompt's rows before the last token untouched, so that prefix is run once and its KV
     cache is shared: each batch of up to ``batch_size`` rows decodes from copies of it, starting at the last
-    prompt token. Every row's ``first_row`` must be the last prompt position.
+    prompt token. Every row's ``first_row`` must be the last prompt position. Rows still going after
+    ``first_pass_tokens`` (default ``FIRST_PASS_TOKENS``) are decoded again from the shared cache with the full budget.
     """
     last = len(prompt) - 1
     for row in rows:
         if row is not None and row.first_row != last:
             raise FocusInterpError(f"a sweep edits rows from the last prompt token ({last}), not from {row.first_row}")
-    return _rows_of_batches(loaded, prompt, rows, max_new_tokens, batch_size, SplitSoftmaxRows, share_prefix=True)
+    return _rows_of_batches(loaded, prompt, rows, max_new_tokens, batch_size, SplitSoftmaxRows, True, first_pass_tokens)
 
 
 @torch.no_grad()
@@ -99,6 +113,7 @@ def generate_focus_direction_sweep(
     max_new_tokens: int = 32,
     batch_size: int = 16,
     positions: str = "all",
+    first_pass_tokens: int = FIRST_PASS_TOKENS,
 ) -> list[list[int]]:
     """Greedy responses to one prompt under each focus direction of ``rows`` (None: no intervention), up to
     ``batch_size`` rows per batch, each row its own heads and alpha.
@@ -106,32 +121,54 @@ def generate_focus_direction_sweep(
     ``positions="all"`` edits every position, as the paper does: each row equals its direction run alone
     (``generate_with_interventions``), and the prompt is computed once per row. ``positions="response"`` leaves
     the prompt's rows before its last token untouched: that prefix is run once and its KV cache shared, and each
-    row decodes from the last prompt token with its direction on every row from there.
+    row decodes from the last prompt token with its direction on every row from there; rows still going after
+    ``first_pass_tokens`` (default ``FIRST_PASS_TOKENS``) are then decoded again from the shared cache with the full
+    budget. With ``"all"`` each batch decodes in one pass: a second pass would compute its rows' prompts again.
     """
     if positions not in DIRECTION_POSITIONS:
         raise FocusInterpError(f"positions must be one of {', '.join(DIRECTION_POSITIONS)}, got {positions!r}")
     for row in rows:
         if row is not None and not isinstance(row, FocusDirection):
             raise FocusInterpError(f"a focus-direction sweep takes FocusDirection rows (or None), got {type(row).__name__}")
-    return _rows_of_batches(loaded, prompt, rows, max_new_tokens, batch_size, FocusDirectionRows, share_prefix=positions == "response")
+    return _rows_of_batches(
+        loaded, prompt, rows, max_new_tokens, batch_size, FocusDirectionRows, positions == "response", first_pass_tokens
+    )
 
 
-def _rows_of_batches(loaded, prompt: Prompt, rows: Sequence, max_new_tokens: int, batch_size: int, per_row, share_prefix: bool):
+def _rows_of_batches(
+    loaded, prompt: Prompt, rows: Sequence, max_new_tokens: int, batch_size: int, per_row, share_prefix: bool,
+    first_pass_tokens: int,
+):
     """Greedy responses to ``prompt`` under each of ``rows``, ``batch_size`` rows a batch under ``per_row(chunk)``
     (one edit per batch row); with ``share_prefix`` the prompt before its last token is run once and every batch
-    decodes from copies of its KV cache."""
+    decodes from copies of its KV cache, in two passes (``first_pass_tokens``, then the full budget for the rows
+    still going): greedy decoding is deterministic, so a row that ends within the first pass has the response a
+    full-budget decode would give."""
+    if first_pass_tokens < 1:
+        raise FocusInterpError(f"first_pass_tokens must be at least 1, got {first_pass_tokens}")
     check_fits_window(loaded, len(prompt), max_new_tokens)
     if batch_size < 1:
         raise FocusInterpError(f"batch_size must be at least 1, got {batch_size}")
     ids = prompt.ids().to(loaded.device)
     prefix = loaded.hf_model(ids[:, :-1], use_cache=True).past_key_values if share_prefix else None
-    responses = []
-    for start in range(0, len(rows), batch_size):
-        chunk = tuple(rows[start : start + batch_size])
-        cache = None if prefix is None else repeat_prefix_cache(prefix, len(chunk), len(prompt) + max_new_tokens)
-        edits = [per_row(chunk)]
-        responses += traced_greedy(
-            loaded, ids.repeat(len(chunk), 1), max_new_tokens, lambda step: apply_interventions(loaded, edits),
-            past_key_values=cache,
-        )
-    return responses
+    stops = stop_token_ids(loaded)
+
+    def decode(indices: list[int], n_steps: int) -> list[list[int]]:
+        responses = []
+        for start in range(0, len(indices), batch_size):
+            chunk = tuple(rows[index] for index in indices[start : start + batch_size])
+            cache = None if prefix is None else repeat_prefix_cache(prefix, len(chunk), len(prompt) + n_steps)
+            edits = [per_row(chunk)]
+            responses += traced_greedy(
+                loaded, ids.repeat(len(chunk), 1), n_steps, lambda step: apply_interventions(loaded, edits),
+                past_key_values=cache, keep_stop=True,
+            )
+        return responses
+
+    first_pass = min(max_new_tokens, first_pass_tokens) if share_prefix else max_new_tokens
+    responses = decode(list(range(len(rows))), first_pass)
+    unfinished = [index for index, response in enumerate(responses) if not (response and response[-1] in stops)]
+    if first_pass < max_new_tokens and unfinished:
+        for index, response in zip(unfinished, decode(unfinished, max_new_tokens)):
+            responses[index] = response
+    return [cut_at_stop(response, stops) for response in responses]

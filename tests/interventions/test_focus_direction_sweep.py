@@ -45,6 +45,34 @@ def test_each_row_of_a_batched_sweep_equals_its_direction_alone(tiny_loaded, fam
     assert len({tuple(response) for response in alone}) > 1  # the directions change the responses
 
 
+def test_a_shared_prefill_sweep_decodes_again_only_the_rows_not_ended_in_its_first_pass(tiny_loaded, family, monkeypatch):
+    """A first pass of 2 tokens and a stop token that ends some rows within it: every row equals the one-pass
+    sweep's (itself tested against a step-by-step trace), and only the rows still going are decoded again."""
+    from focus_interp.interventions import generation
+
+    loaded = tiny_loaded(family, "sdpa")
+    prompt = build_prompt(loaded.tokenizer, long_parts(ROW))
+    rows = _rows(loaded, "post_rope")
+    unstopped = generate_focus_direction_sweep(loaded, prompt, rows, max_new_tokens=6, positions="response")
+    stop = next(token for response in unstopped for token in response[:2] if any(token not in other[:3] for other in unstopped))
+    monkeypatch.setattr(loaded.hf_model.generation_config, "eos_token_id", stop)
+    one_pass = generate_focus_direction_sweep(loaded, prompt, rows, max_new_tokens=6, batch_size=2, positions="response")
+    assert min(map(len, one_pass)) < 2 and max(map(len, one_pass)) > 2
+    decoded, traced_greedy = [], generation.traced_greedy
+
+    def recorded(loaded, ids, n_steps, *args, **kwargs):
+        decoded.append((len(ids), n_steps))
+        return traced_greedy(loaded, ids, n_steps, *args, **kwargs)
+
+    monkeypatch.setattr(generation, "traced_greedy", recorded)
+    two_passes = generate_focus_direction_sweep(
+        loaded, prompt, rows, max_new_tokens=6, batch_size=2, positions="response", first_pass_tokens=2
+    )
+    assert two_passes == one_pass
+    rows_of_pass = {steps: sum(size for size, n_steps in decoded if n_steps == steps) for steps in (2, 6)}
+    assert rows_of_pass == {2: len(rows), 6: sum(len(response) >= 2 for response in one_pass)}
+
+
 class _FromPosition:
     """A user's own edit, independent of the sweep: alpha * d_Q (and d_K without GQA) after RoPE, only at the
     positions from ``first`` on."""
