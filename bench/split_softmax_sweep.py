@@ -29,14 +29,11 @@ from focus_interp.interventions.generation import (
 )
 
 
-def _timed(function) -> float:
-    return _timed_value(function)[1]
-
-
-def _timed_value(function) -> tuple:
+def _timed(function) -> tuple:
+    """Seconds ``function()`` took, and what it returned."""
     started = time.perf_counter()
     value = function()
-    return value, time.perf_counter() - started
+    return time.perf_counter() - started, value
 
 
 def measure(
@@ -59,10 +56,10 @@ def measure(
             SplitSoftmax(tuple(random_heads(loaded.architecture, 1 + index % 20, seed=index)), span, tau, last)
             for index, tau in enumerate([0.1, 0.3, 0.6, 1.5, 1000.0] * configurations)
         ][:configurations]
-        one = _timed(lambda: generate_with_interventions(loaded, prompt, sweep[:1], max_new_tokens))
-        sweep_one = _timed(lambda: generate_split_softmax_sweep(loaded, prompt, sweep[:1], max_new_tokens))
-        two, sweep_all = _timed_value(lambda: generate_split_softmax_sweep(loaded, prompt, sweep, max_new_tokens, batch_size))
-        single, one_pass = _timed_value(
+        one, _ = _timed(lambda: generate_with_interventions(loaded, prompt, sweep[:1], max_new_tokens))
+        sweep_one, _ = _timed(lambda: generate_split_softmax_sweep(loaded, prompt, sweep[:1], max_new_tokens))
+        sweep_all, two = _timed(lambda: generate_split_softmax_sweep(loaded, prompt, sweep, max_new_tokens, batch_size))
+        one_pass, single = _timed(
             lambda: generate_split_softmax_sweep(loaded, prompt, sweep, max_new_tokens, batch_size, max_new_tokens)
         )
         extra = (sweep_all - sweep_one) / (len(sweep) - 1)
