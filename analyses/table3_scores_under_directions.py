@@ -5,7 +5,8 @@ Reads a scoring run without intervention and scoring runs made with ``focus-inte
 top-5 and 0.4, 0.5, 1.0 on the top-20); writes ``table3_scores_under_directions.md``, ``.csv`` and ``.png``.
 Rows: the top ``--top`` heads of the baseline run by R. Scores: R, IR, IR max, Sink on the long prompt and R, Sink
 on the gold-only prompt; each with its difference to the baseline on the same samples, that difference's 95%
-interval (resampled by question) and its sign-flip p-value by question.
+interval (resampled by question) and its sign-flip p-value by question. Runs of the same k at consecutive alphas
+are compared step by step (``table3_alpha_steps.csv``): does IR max rise faster than R?
 Run: python analyses/table3_scores_under_directions.py BASELINE RUN [RUN ...] [--out figures] [--top 5]
 """
 
@@ -36,11 +37,39 @@ from focus_interp.scoring.head_scores import HeadScores
 SCORES = {"R": "R", "IR": "IR", "IR max": "IR_max", "Sink": "sink", "R gold": "R_gold", "Sink gold": "sink_gold"}
 
 
-def _label(meta: dict) -> str:
+def _setting(meta: dict) -> tuple[int, float]:
+    """(k, alpha) of an intervention run."""
     settings = meta["settings"].get("interventions")
     if not settings:
         raise FocusInterpError("an intervention run has no focus direction in its meta.json: pass runs made with --directions")
-    return f"top-{settings['k']}, alpha={settings['alpha']:g}"
+    return settings["k"], settings["alpha"]
+
+
+def _label(meta: dict) -> str:
+    k, alpha = _setting(meta)
+    return f"top-{k}, alpha={alpha:g}"
+
+
+def _alpha_steps(runs: list, top: list) -> tuple[list, list]:
+    """Between runs of the same k at consecutive alphas, per head: the change of R, of IR max, and of IR max - R
+    (positive: IR max rose faster than R), paired by sample, each with its interval and p-value."""
+    by_k: dict[int, list] = {}
+    for label, scores, _ in runs:
+        by_k.setdefault(_setting(scores.meta)[0], []).append(scores)
+    rows, cells = [], []
+    for k, group in sorted(by_k.items()):
+        group.sort(key=lambda scores: _setting(scores.meta)[1])
+        for weaker, stronger in zip(group, group[1:]):
+            step = f"top-{k}, alpha {_setting(weaker.meta)[1]:g} -> {_setting(stronger.meta)[1]:g}"
+            changes = [stronger.compare(weaker, "R"), stronger.compare(weaker, "IR_max"), stronger.compare(weaker, "IR_max", minus="R")]
+            for head in top:
+                values = [{key: float(grid[head]) for key, grid in change.items()} for change in changes]
+                rows.append([step, f"L{head[0]}H{head[1]}", *(v[key] for v in values for key in ("difference", "low", "high", "p_value"))])
+                cells.append([step, f"L{head[0]}H{head[1]}", *(
+                    f"{v['difference']:+.3f} [{v['low']:+.3f}, {v['high']:+.3f}]{'*' if v['p_value'] < SIGNIFICANCE else ''}"
+                    for v in values
+                )])
+    return rows, cells
 
 
 def main() -> None:
@@ -94,6 +123,19 @@ def main() -> None:
             f"Made by `{command_line()}`.",
         ]
     )
+    step_rows, step_cells = _alpha_steps(runs, top)
+    if step_rows:
+        step_headers = ["step", "head", *(f"{name}{part}" for name in ("R Δ", "IR max Δ", "IR max Δ - R Δ") for part in ("", " low", " high", " p"))]
+        write_csv(out / "table3_alpha_steps.csv", step_headers, [[*row[:2], *map(decimal_cell, row[2:])] for row in step_rows])
+        text += "\n\n" + "\n\n".join(
+            [
+                "## Steps between alphas",
+                "Between runs of the same k at consecutive alphas, on the same samples: the change of R, of IR max, "
+                "and of IR max - R (above 0: IR max rose faster than R; the paper reports it from alpha 0.4 to 0.5), "
+                "each with its 95% interval by question (* where the paired p < 0.05).",
+                markdown_table(["step", "head", "R Δ", "IR max Δ", "IR max Δ - R Δ"], step_cells),
+            ]
+        )
     (out / "table3_scores_under_directions.md").write_text(text + "\n")
 
     figure, axis = plt.subplots(figsize=(1.2 + 0.9 * len(runs), 3.6))

@@ -118,18 +118,25 @@ class HeadScores:
         scores = self.per_sample(name, case).numpy()
         return mean_intervals(scores, question_clusters(self._counted(case)))
 
-    def compare(self, baseline: HeadScores, name: str = "R") -> dict[str, Float[Tensor, "layers heads"]]:
+    def compare(self, baseline: HeadScores, name: str = "R", minus: str | None = None) -> dict[str, Float[Tensor, "layers heads"]]:
         """These scores minus ``baseline``'s on the same samples (matched by id; e.g. under a focus direction
         against without one): ``difference``, its 95% interval ``low``-``high`` and ``p_value``, paired by sample
-        and resampled by question; NaN where a sample pair lacks the score."""
+        and resampled by question; NaN where a sample pair lacks the score. With ``minus``, the score compared is
+        ``name - minus`` of each sample: e.g. ``compare(weaker, "IR_max", minus="R")`` is how much faster IR max
+        rose than R from ``weaker`` to these scores (Table 3)."""
         self._check_name(name)
+        if minus is not None:
+            self._check_name(minus)
         mine = {r["id"]: index for index, r in enumerate(self._counted())}
         theirs = {r["id"]: index for index, r in enumerate(baseline._counted())}
         shared = [sample for sample in mine if sample in theirs]
         if not shared:
             raise FocusInterpError("the two runs share no scored sample: score the same samples in both")
-        treated = self.per_sample(name)[[mine[s] for s in shared]].numpy()
-        control = baseline.per_sample(name)[[theirs[s] for s in shared]].numpy()
+        def score(scores: HeadScores) -> Tensor:
+            return scores.per_sample(name) - (scores.per_sample(minus) if minus is not None else 0)
+
+        treated = score(self)[[mine[s] for s in shared]].numpy()
+        control = score(baseline)[[theirs[s] for s in shared]].numpy()
         clusters = question_clusters([self._counted()[mine[s]] for s in shared])
         values = paired_differences(treated, control, clusters)
         return {key: torch.from_numpy(np.asarray(value)) for key, value in zip(("difference", "low", "high", "p_value"), values)}

@@ -132,3 +132,25 @@ def test_a_score_difference_is_paired_by_sample_and_empty_cases_give_nan(in_memo
     assert ((difference["low"] <= difference["difference"] + 1e-12) & (difference["p_value"] <= 1)).all()
     empty = HeadScores([], 3, 4)
     assert empty.score_difference("R", "IR_max", "correct")["difference"].isnan().all()
+
+
+def test_compare_with_minus_pairs_the_change_of_one_score_against_another_by_sample():
+    def run(r, ir_max):
+        return HeadScores(
+            [
+                {"id": f"s{i}", "question": f"q{i // 2}", "em": 1, "em_gold": 1,
+                 "scores": {"R": [[a]], "IR": [[0.0]], "IR_max": [[b]], "sink": [[0.0]], "R_gold": [[0.0]], "sink_gold": [[0.0]]}}
+                for i, (a, b) in enumerate(zip(r, ir_max))
+            ],
+            1, 1,
+        )
+
+    weaker = run([0.20, 0.30, 0.40, 0.10], [0.10, 0.10, 0.20, 0.05])
+    stronger = run([0.25, 0.30, 0.40, 0.20], [0.20, 0.40, 0.20, 0.05])
+    # per sample, (IR_max - R) stronger minus weaker: +0.05, +0.30, 0.00, -0.10; R alone: +0.05, 0, 0, +0.10
+    faster = stronger.compare(weaker, "IR_max", minus="R")
+    assert faster["difference"].item() == pytest.approx(0.0625)
+    assert faster["low"].item() <= 0.0625 <= faster["high"].item() and 0 < faster["p_value"].item() <= 1
+    assert stronger.compare(weaker, "R")["difference"].item() == pytest.approx(0.0375)
+    with pytest.raises(FocusInterpError, match="no score 'Q'"):
+        stronger.compare(weaker, "IR_max", minus="Q")
