@@ -5,14 +5,16 @@ Reads a scoring run without intervention and scoring runs made with ``focus-inte
 top-5 and 0.4, 0.5, 1.0 on the top-20); writes ``table3_scores_under_directions.md``, ``.csv`` and ``.png``.
 Rows: the top ``--top`` heads of the baseline run by R. Scores: R, IR, IR max, Sink on the long prompt and R, Sink
 on the gold-only prompt; each with its difference to the baseline on the same samples, that difference's 95%
-interval (resampled by question) and its sign-flip p-value by question. Runs of the same k at consecutive alphas
-are compared step by step (``table3_alpha_steps.csv``): does IR max rise faster than R?
+interval (resampled by question) and its sign-flip p-value by question. Runs of the same direction on the same heads
+are compared from each alpha to the next higher one (``table3_alpha_steps.csv``, header only when no two runs share
+them): does IR max rise more than R?
 Run: python analyses/table3_scores_under_directions.py BASELINE RUN [RUN ...] [--out figures] [--top 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import matplotlib
@@ -51,17 +53,23 @@ def _label(meta: dict) -> str:
 
 
 def _alpha_steps(runs: list, top: list) -> tuple[list, list]:
-    """Between runs of the same k at consecutive alphas, per head: the change of R, of IR max, and of IR max - R
-    (positive: IR max rose faster than R), paired by sample, each with its interval and p-value."""
-    by_k: dict[int, list] = {}
-    for label, scores, _ in runs:
-        by_k.setdefault(_setting(scores.meta)[0], []).append(scores)
+    """Between runs of the same directions on the same heads at consecutive alphas (in increasing alpha), per head:
+    the change of R, of IR max, and of IR max - R (positive: IR max rose more than R), paired by sample, each with
+    its interval and p-value. Two runs of one setting at one alpha are an error."""
+    groups: dict[tuple, list] = {}
+    for _, scores, _ in runs:
+        settings = scores.meta["settings"]["interventions"]
+        key = (settings.get("fingerprint"), settings.get("site"), json.dumps(settings.get("heads")), settings["k"])
+        groups.setdefault(key, []).append(scores)
     rows, cells = [], []
-    for k, group in sorted(by_k.items()):
+    for (*_, k), group in sorted(groups.items(), key=lambda item: item[0][-1]):
         group.sort(key=lambda scores: _setting(scores.meta)[1])
-        for weaker, stronger in zip(group, group[1:]):
-            step = f"top-{k}, alpha {_setting(weaker.meta)[1]:g} -> {_setting(stronger.meta)[1]:g}"
-            changes = [stronger.compare(weaker, "R"), stronger.compare(weaker, "IR_max"), stronger.compare(weaker, "IR_max", minus="R")]
+        alphas = [_setting(scores.meta)[1] for scores in group]
+        if len(set(alphas)) != len(alphas):
+            raise FocusInterpError(f"two runs of top-{k} under one direction share an alpha ({alphas}): pass each alpha once")
+        for lower, higher in zip(group, group[1:]):
+            step = f"top-{k}, alpha {_setting(lower.meta)[1]:g} -> {_setting(higher.meta)[1]:g}"
+            changes = [higher.compare(lower, "R"), higher.compare(lower, "IR_max"), higher.compare(lower, "IR_max", minus="R")]
             for head in top:
                 values = [{key: float(grid[head]) for key, grid in change.items()} for change in changes]
                 rows.append([step, f"L{head[0]}H{head[1]}", *(v[key] for v in values for key in ("difference", "low", "high", "p_value"))])
@@ -124,14 +132,15 @@ def main() -> None:
         ]
     )
     step_rows, step_cells = _alpha_steps(runs, top)
+    step_headers = ["step", "head", *(f"{name}{part}" for name in ("R Δ", "IR max Δ", "IR max Δ - R Δ") for part in ("", " low", " high", " p"))]
+    write_csv(out / "table3_alpha_steps.csv", step_headers, [[*row[:2], *map(decimal_cell, row[2:])] for row in step_rows])
     if step_rows:
-        step_headers = ["step", "head", *(f"{name}{part}" for name in ("R Δ", "IR max Δ", "IR max Δ - R Δ") for part in ("", " low", " high", " p"))]
-        write_csv(out / "table3_alpha_steps.csv", step_headers, [[*row[:2], *map(decimal_cell, row[2:])] for row in step_rows])
         text += "\n\n" + "\n\n".join(
             [
                 "## Steps between alphas",
-                "Between runs of the same k at consecutive alphas, on the same samples: the change of R, of IR max, "
-                "and of IR max - R (above 0: IR max rose faster than R; the paper reports it from alpha 0.4 to 0.5), "
+                "Between runs of the same direction on the same heads at consecutive alphas (in increasing alpha), on the "
+                "same samples: the change of R, of IR max, and of IR max - R (above 0: IR max rose more than R; the "
+                "paper reports it from alpha 0.4 to 0.5), "
                 "each with its 95% interval by question (* where the paired p < 0.05).",
                 markdown_table(["step", "head", "R Δ", "IR max Δ", "IR max Δ - R Δ"], step_cells),
             ]

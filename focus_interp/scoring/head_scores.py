@@ -121,9 +121,10 @@ class HeadScores:
     def compare(self, baseline: HeadScores, name: str = "R", minus: str | None = None) -> dict[str, Float[Tensor, "layers heads"]]:
         """These scores minus ``baseline``'s on the same samples (matched by id; e.g. under a focus direction
         against without one): ``difference``, its 95% interval ``low``-``high`` and ``p_value``, paired by sample
-        and resampled by question; NaN where a sample pair lacks the score. With ``minus``, the score compared is
-        ``name - minus`` of each sample: e.g. ``compare(weaker, "IR_max", minus="R")`` is how much faster IR max
-        rose than R from ``weaker`` to these scores (Table 3)."""
+        and resampled by question. A pair where either run lacks the score is left out; NaN only where no pair has
+        it. With ``minus``, the score compared is ``name - minus`` of each sample (a pair is left out when either
+        score is missing in either run): e.g. ``higher.compare(lower, "IR_max", minus="R")`` is how much more IR
+        max rose than R from ``lower`` to these scores (Table 3)."""
         self._check_name(name)
         if minus is not None:
             self._check_name(minus)

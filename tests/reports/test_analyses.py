@@ -112,22 +112,24 @@ def test_table3_reports_score_changes_under_directions(tiny_run, tiny_loaded, tm
     rows = load_multidoc_qa("synthetic", split="train", n=4, gold_positions=(1, 3), n_documents=3)
     query = torch.randn(3, 4, 16, generator=torch.Generator().manual_seed(0)) * 4
     top = [(r["layer"], r["head"]) for r in rank_heads(read_head_scores(tiny_run / "head_scores.csv"))[:2]]
-    for alpha in (1.5, 3.0):
-        edit = FocusDirection(tuple(top), query, torch.zeros_like(query), alpha)
+    for k, alpha in ((2, 1.5), (2, 3.0), (1, 3.0)):
+        edit = FocusDirection(tuple(top[:k]), query, torch.zeros_like(query), alpha)
         score_heads(
-            loaded, rows, tmp_path / f"directed-{alpha}", {"source": "synthetic"}, max_new_tokens=3, progress=False,
-            interventions=[edit], interventions_settings={"k": 2, "alpha": alpha},
+            loaded, rows, tmp_path / f"directed-{k}-{alpha}", {"source": "synthetic"}, max_new_tokens=3, progress=False,
+            interventions=[edit], interventions_settings={"k": k, "alpha": alpha},
         )
-    run, stronger = tmp_path / "directed-1.5", tmp_path / "directed-3.0"
+    run, stronger, one_head = (tmp_path / f"directed-{name}" for name in ("2-1.5", "2-3.0", "1-3.0"))
     out = tmp_path / "figures"
-    _run_script("table3_scores_under_directions.py", str(tiny_run), str(stronger), str(run), "--out", str(out), "--top", "2")
+    _run_script(
+        "table3_scores_under_directions.py", str(tiny_run), str(stronger), str(one_head), str(run), "--out", str(out), "--top", "2"
+    )
     base = {(r["layer"], r["head"]): r for r in read_head_scores(tiny_run / "head_scores.csv")}
     directed = {(r["layer"], r["head"]): r for r in read_head_scores(run / "head_scores.csv")}
     strongest = {(r["layer"], r["head"]): r for r in read_head_scores(stronger / "head_scores.csv")}
     with open(out / "table3_scores_under_directions.csv") as handle:
         written = list(csv.DictReader(handle))
-    assert [row["head"] for row in written] == [f"L{layer}H{head}" for layer, head in top] * 2
-    assert {row["intervention"] for row in written[:2]} == {"top-2, alpha=3"}
+    assert [row["head"] for row in written] == [f"L{layer}H{head}" for layer, head in top] * 3
+    assert [row["intervention"] for row in written[:4]] == ["top-2, alpha=3"] * 2 + ["top-1, alpha=3"] * 2
     with open(out / "table3_alpha_steps.csv") as handle:
         steps = list(csv.DictReader(handle))
     assert [row["step"] for row in steps] == ["top-2, alpha 1.5 -> 3"] * 2
@@ -135,7 +137,13 @@ def test_table3_reports_score_changes_under_directions(tiny_run, tiny_loaded, tm
         faster = (strongest[head]["IR_max"] - strongest[head]["R"]) - (directed[head]["IR_max"] - directed[head]["R"])
         assert float(row["IR max Δ - R Δ"]) == pytest.approx(faster, abs=1e-5)
         assert float(row["R Δ"]) == pytest.approx(strongest[head]["R"] - directed[head]["R"], abs=1e-5)
-    written = written[2:]
+        assert float(row["IR max Δ"]) == pytest.approx(strongest[head]["IR_max"] - directed[head]["IR_max"], abs=1e-5)
+    written = written[4:]
+    twice = subprocess.run(
+        [sys.executable, str(ROOT / "analyses" / "table3_scores_under_directions.py"), str(tiny_run), str(run), str(run), "--out", str(out)],
+        capture_output=True, text=True,
+    )
+    assert twice.returncode != 0 and "share an alpha" in twice.stderr
     compared = HeadScores.load(run).compare(HeadScores.load(tiny_run), "R")
     for row, head in zip(written, top):
         assert row["intervention"] == "top-2, alpha=1.5"

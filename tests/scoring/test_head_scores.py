@@ -135,22 +135,24 @@ def test_a_score_difference_is_paired_by_sample_and_empty_cases_give_nan(in_memo
 
 
 def test_compare_with_minus_pairs_the_change_of_one_score_against_another_by_sample():
-    def run(r, ir_max):
+    def run(samples):
         return HeadScores(
             [
-                {"id": f"s{i}", "question": f"q{i // 2}", "em": 1, "em_gold": 1,
-                 "scores": {"R": [[a]], "IR": [[0.0]], "IR_max": [[b]], "sink": [[0.0]], "R_gold": [[0.0]], "sink_gold": [[0.0]]}}
-                for i, (a, b) in enumerate(zip(r, ir_max))
+                {"id": name, "question": f"q{int(name[1]) // 2}", "em": 1, "em_gold": 1,
+                 "scores": {"R": None if r is None else [[r]], "IR": [[0.0]], "IR_max": [[ir_max]], "sink": [[0.0]],
+                            "R_gold": [[0.0]], "sink_gold": [[0.0]]}}
+                for name, r, ir_max in samples
             ],
             1, 1,
         )
 
-    weaker = run([0.20, 0.30, 0.40, 0.10], [0.10, 0.10, 0.20, 0.05])
-    stronger = run([0.25, 0.30, 0.40, 0.20], [0.20, 0.40, 0.20, 0.05])
-    # per sample, (IR_max - R) stronger minus weaker: +0.05, +0.30, 0.00, -0.10; R alone: +0.05, 0, 0, +0.10
-    faster = stronger.compare(weaker, "IR_max", minus="R")
+    lower = run([("s0", 0.20, 0.10), ("s1", 0.30, 0.10), ("s2", 0.40, 0.20), ("s3", 0.10, 0.05), ("s4", None, 0.9)])
+    higher = run([("s5", 0.9, 0.0), ("s4", 0.5, 0.0), ("s3", 0.20, 0.05), ("s2", 0.40, 0.20), ("s1", 0.30, 0.40), ("s0", 0.25, 0.20)])
+    # matched by id (s4 lacks R in lower, s5 is only in higher: both left out); per sample, (IR_max - R) higher
+    # minus lower: +0.05, +0.30, 0.00, -0.10; R alone: +0.05, 0, 0, +0.10
+    faster = higher.compare(lower, "IR_max", minus="R")
     assert faster["difference"].item() == pytest.approx(0.0625)
     assert faster["low"].item() <= 0.0625 <= faster["high"].item() and 0 < faster["p_value"].item() <= 1
-    assert stronger.compare(weaker, "R")["difference"].item() == pytest.approx(0.0375)
+    assert higher.compare(lower, "R")["difference"].item() == pytest.approx(0.0375)
     with pytest.raises(FocusInterpError, match="no score 'Q'"):
-        stronger.compare(weaker, "IR_max", minus="Q")
+        higher.compare(lower, "IR_max", minus="Q")
