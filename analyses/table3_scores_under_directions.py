@@ -52,6 +52,17 @@ def _label(meta: dict) -> str:
     return f"top-{k}, alpha={alpha:g}"
 
 
+def _change_at(change: dict, head: tuple[int, int]) -> dict[str, float]:
+    """One head's ``difference``, ``low``, ``high`` and ``p_value`` from a ``HeadScores.compare`` result."""
+    return {key: float(grid[head]) for key, grid in change.items()}
+
+
+def _change_cell(change: dict[str, float]) -> str:
+    """A difference with its interval, starred where its paired p-value is significant."""
+    star = "*" if change["p_value"] < SIGNIFICANCE else ""
+    return f"{change['difference']:+.3f} [{change['low']:+.3f}, {change['high']:+.3f}]{star}"
+
+
 def _alpha_steps(runs: list, top: list) -> tuple[list, list]:
     """Between runs of the same directions on the same heads at consecutive alphas (in increasing alpha), per head:
     the change of R, of IR max, and of IR max - R (positive: IR max rose more than R), paired by sample, each with
@@ -71,12 +82,9 @@ def _alpha_steps(runs: list, top: list) -> tuple[list, list]:
             step = f"top-{k}, alpha {_setting(lower.meta)[1]:g} -> {_setting(higher.meta)[1]:g}"
             changes = [higher.compare(lower, "R"), higher.compare(lower, "IR_max"), higher.compare(lower, "IR_max", minus="R")]
             for head in top:
-                values = [{key: float(grid[head]) for key, grid in change.items()} for change in changes]
+                values = [_change_at(change, head) for change in changes]
                 rows.append([step, f"L{head[0]}H{head[1]}", *(v[key] for v in values for key in ("difference", "low", "high", "p_value"))])
-                cells.append([step, f"L{head[0]}H{head[1]}", *(
-                    f"{v['difference']:+.3f} [{v['low']:+.3f}, {v['high']:+.3f}]{'*' if v['p_value'] < SIGNIFICANCE else ''}"
-                    for v in values
-                )])
+                cells.append([step, f"L{head[0]}H{head[1]}", *map(_change_cell, values)])
     return rows, cells
 
 
@@ -108,10 +116,9 @@ def main() -> None:
             row, cell = [label, f"L{layer}H{head}"], [label, f"L{layer}H{head}"]
             for column in SCORES.values():
                 value = float(scores.mean(column)[layer, head])
-                change = {key: float(grid[layer, head]) for key, grid in compared[column].items()}
+                change = _change_at(compared[column], (layer, head))
                 row += [value, change["difference"], change["low"], change["high"], change["p_value"]]
-                star = "*" if change["p_value"] < SIGNIFICANCE else ""
-                cell.append(f"{value:.3f} ({change['difference']:+.3f} [{change['low']:+.3f}, {change['high']:+.3f}]{star})")
+                cell.append(f"{value:.3f} ({_change_cell(change)})")
             table.append(row)
             cells.append(cell)
             deltas.append(row[3])
