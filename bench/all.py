@@ -87,6 +87,9 @@ def direction_sweep_rows(result: dict) -> list[dict]:
         equal = "equal" if entry["equal"] else "NOT equal"
         rows.append(_row(label, "one at a time / batched, time", entry["speed_up"], ">= 2",
                          f"{entry['one_at_a_time_s']:.1f} / {entry['batched_s']:.1f} s; {equal}"))
+        rows.append(_row(label, "one pass / two passes, time", entry["one_pass_speed_up"], "",
+                         f"{entry['one_pass_s']:.1f} / {entry['batched_s']:.1f} s; {entry['rows_past_first_pass']} rows past the "
+                         "first pass"))
         rows.append(_row(label, "one at a time / response rows, time", entry["response_rows_speed_up"], "",
                          f"{entry['one_at_a_time_s']:.1f} / {entry['response_rows_s']:.1f} s"))
     return rows

@@ -26,15 +26,14 @@ from focus_interp.model.generation import (
     stop_token_ids,
     traced_greedy,
 )
-from focus_interp.model.kv_cache import repeat_prefix_cache
+from focus_interp.model.kv_cache import preallocated_cache, repeat_prefix_cache
 from focus_interp.model.loading import LoadedModel
 from focus_interp.prompts import Prompt
 
 FIRST_PASS_TOKENS = 32
-"""A sweep that shares its prompt's prefill first decodes every row up to this many tokens; only the rows that
-have not ended by then are decoded again, from the shared cache, with the full budget. Each decode step reads every
-row's copy of the prompt's KV cache, so rows that end early stop costing once the first pass is done, instead of
-waiting for their batch's longest response."""
+"""A sweep first decodes every row of a batch up to this many tokens; only the rows that have not ended by then go
+on, from their own KV cache, to the full budget. Each decode step costs every row of its batch, so rows that end
+early stop costing once the first pass is done, instead of waiting for their batch's longest response."""
 
 
 def batch_split_softmax(per_prompt: Sequence[Sequence[SplitSoftmax]], offsets: Sequence[int]) -> list[SplitSoftmaxRows]:
@@ -96,7 +95,7 @@ def generate_split_softmax_sweep(
     Split softmax leaves the prompt's rows before the last token untouched, so that prefix is run once and its KV
     cache is shared: each batch of up to ``batch_size`` rows decodes from copies of it, starting at the last
     prompt token. Every row's ``first_row`` must be the last prompt position. Rows still going after
-    ``first_pass_tokens`` (default ``FIRST_PASS_TOKENS``) are decoded again from the shared cache with the full budget.
+    ``first_pass_tokens`` (default ``FIRST_PASS_TOKENS``) go on from their own cache to the full budget.
     """
     last = len(prompt) - 1
     for row in rows:
@@ -121,9 +120,8 @@ def generate_focus_direction_sweep(
     ``positions="all"`` edits every position, as the paper does: each row equals its direction run alone
     (``generate_with_interventions``), and the prompt is computed once per row. ``positions="response"`` leaves
     the prompt's rows before its last token untouched: that prefix is run once and its KV cache shared, and each
-    row decodes from the last prompt token with its direction on every row from there; rows still going after
-    ``first_pass_tokens`` (default ``FIRST_PASS_TOKENS``) are then decoded again from the shared cache with the full
-    budget. With ``"all"`` each batch decodes in one pass: a second pass would compute its rows' prompts again.
+    row decodes from the last prompt token with its direction on every row from there. Either way, rows still going
+    after ``first_pass_tokens`` (default ``FIRST_PASS_TOKENS``) go on from their own cache to the full budget.
     """
     if positions not in DIRECTION_POSITIONS:
         raise FocusInterpError(f"positions must be one of {', '.join(DIRECTION_POSITIONS)}, got {positions!r}")
@@ -141,34 +139,41 @@ def _rows_of_batches(
 ):
     """Greedy responses to ``prompt`` under each of ``rows``, ``batch_size`` rows a batch under ``per_row(chunk)``
     (one edit per batch row); with ``share_prefix`` the prompt before its last token is run once and every batch
-    decodes from copies of its KV cache, in two passes (``first_pass_tokens``, then the full budget for the rows
-    still going): greedy decoding is deterministic, so a row that ends within the first pass has the response a
-    full-budget decode would give."""
+    decodes from copies of its KV cache. Each batch decodes ``first_pass_tokens``, then its rows still going go on
+    from their own cache to the full budget: greedy decoding is deterministic and the edits do not depend on when
+    a step runs, so every row gets the response one full-budget decode would give."""
     if first_pass_tokens < 1:
         raise FocusInterpError(f"first_pass_tokens must be at least 1, got {first_pass_tokens}")
     check_fits_window(loaded, len(prompt), max_new_tokens)
     if batch_size < 1:
         raise FocusInterpError(f"batch_size must be at least 1, got {batch_size}")
     ids = prompt.ids().to(loaded.device)
+    capacity = len(prompt) + max_new_tokens
     prefix = loaded.hf_model(ids[:, :-1], use_cache=True).past_key_values if share_prefix else None
     stops = stop_token_ids(loaded)
+    first_pass = min(max_new_tokens, first_pass_tokens)
 
-    def decode(indices: list[int], n_steps: int) -> list[list[int]]:
-        responses = []
-        for start in range(0, len(indices), batch_size):
-            chunk = tuple(rows[index] for index in indices[start : start + batch_size])
-            cache = None if prefix is None else repeat_prefix_cache(prefix, len(chunk), len(prompt) + n_steps)
-            edits = [per_row(chunk)]
-            responses += traced_greedy(
-                loaded, ids.repeat(len(chunk), 1), n_steps, lambda step: apply_interventions(loaded, edits),
-                past_key_values=cache, keep_stop=True,
-            )
-        return responses
+    def decode(chunk: list, tokens, n_steps: int, cache) -> list[list[int]]:
+        edits = [per_row(tuple(chunk))]
+        return traced_greedy(
+            loaded, tokens, n_steps, lambda step: apply_interventions(loaded, edits), past_key_values=cache, keep_stop=True
+        )
 
-    first_pass = min(max_new_tokens, first_pass_tokens) if share_prefix else max_new_tokens
-    responses = decode(list(range(len(rows))), first_pass)
-    unfinished = [index for index, response in enumerate(responses) if not (response and response[-1] in stops)]
-    if first_pass < max_new_tokens and unfinished:
-        for index, response in zip(unfinished, decode(unfinished, max_new_tokens)):
-            responses[index] = response
+    responses = []
+    for start in range(0, len(rows), batch_size):
+        chunk = list(rows[start : start + batch_size])
+        if prefix is None:
+            cache = preallocated_cache(loaded.hf_model.config, capacity)
+        else:
+            cache = repeat_prefix_cache(prefix, len(chunk), capacity)
+        batch = decode(chunk, ids.repeat(len(chunk), 1), first_pass, cache)
+        going = [index for index, response in enumerate(batch) if not (response and response[-1] in stops)]
+        if first_pass < max_new_tokens and going:
+            cache.batch_select_indices(torch.tensor(going))
+            so_far = torch.tensor([batch[index] for index in going], device=ids.device)
+            tokens = torch.cat([ids.repeat(len(going), 1), so_far], dim=1)
+            rest = decode([chunk[index] for index in going], tokens, max_new_tokens - first_pass, cache)
+            for index, tail in zip(going, rest):
+                batch[index] = batch[index] + tail
+        responses += batch
     return [cut_at_stop(response, stops) for response in responses]

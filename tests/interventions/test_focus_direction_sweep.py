@@ -45,32 +45,41 @@ def test_each_row_of_a_batched_sweep_equals_its_direction_alone(tiny_loaded, fam
     assert len({tuple(response) for response in alone}) > 1  # the directions change the responses
 
 
-def test_a_shared_prefill_sweep_decodes_again_only_the_rows_not_ended_in_its_first_pass(tiny_loaded, family, monkeypatch):
+@pytest.mark.parametrize("positions", ["all", "response"])
+def test_a_sweep_goes_on_only_with_the_rows_not_ended_in_its_first_pass(tiny_loaded, family, monkeypatch, positions):
     """A first pass of 2 tokens and a stop token that ends some rows within it: every row equals the one-pass
-    sweep's (itself tested against a step-by-step trace), and only the rows still going are decoded again."""
+    sweep's (itself tested against each direction alone, or a step-by-step trace), and only the rows still going
+    decode further, from their own cache: one new token fed after the prompt and their first 2 tokens."""
     from focus_interp.interventions import generation
 
     loaded = tiny_loaded(family, "sdpa")
     prompt = build_prompt(loaded.tokenizer, long_parts(ROW))
     rows = _rows(loaded, "post_rope")
-    unstopped = generate_focus_direction_sweep(loaded, prompt, rows, max_new_tokens=6, positions="response")
+    unstopped = generate_focus_direction_sweep(loaded, prompt, rows, max_new_tokens=6, positions=positions)
     stop = next(token for response in unstopped for token in response[:2] if any(token not in other[:3] for other in unstopped))
     monkeypatch.setattr(loaded.hf_model.generation_config, "eos_token_id", stop)
-    one_pass = generate_focus_direction_sweep(loaded, prompt, rows, max_new_tokens=6, batch_size=2, positions="response")
+    one_pass = generate_focus_direction_sweep(
+        loaded, prompt, rows, max_new_tokens=6, batch_size=2, positions=positions, first_pass_tokens=6
+    )
     assert min(map(len, one_pass)) < 2 and max(map(len, one_pass)) > 2
     decoded, traced_greedy = [], generation.traced_greedy
 
     def recorded(loaded, ids, n_steps, *args, **kwargs):
-        decoded.append((len(ids), n_steps))
+        cached = kwargs["past_key_values"].get_seq_length()
+        decoded.append((ids.shape[0], ids.shape[1], cached, n_steps))
         return traced_greedy(loaded, ids, n_steps, *args, **kwargs)
 
     monkeypatch.setattr(generation, "traced_greedy", recorded)
     two_passes = generate_focus_direction_sweep(
-        loaded, prompt, rows, max_new_tokens=6, batch_size=2, positions="response", first_pass_tokens=2
+        loaded, prompt, rows, max_new_tokens=6, batch_size=2, positions=positions, first_pass_tokens=2
     )
     assert two_passes == one_pass
-    rows_of_pass = {steps: sum(size for size, n_steps in decoded if n_steps == steps) for steps in (2, 6)}
-    assert rows_of_pass == {2: len(rows), 6: sum(len(response) >= 2 for response in one_pass)}
+    prefix = len(prompt) - 1 if positions == "response" else 0
+    assert {(length, cached, n_steps) for _, length, cached, n_steps in decoded} <= {
+        (len(prompt), prefix, 2), (len(prompt) + 2, len(prompt) + 1, 4)
+    }
+    rows_of_pass = {steps: sum(size for size, _, _, n_steps in decoded if n_steps == steps) for steps in (2, 4)}
+    assert rows_of_pass == {2: len(rows), 4: sum(len(response) >= 2 for response in one_pass)}
 
 
 class _FromPosition:

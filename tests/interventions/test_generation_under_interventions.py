@@ -110,7 +110,9 @@ def test_split_softmax_rows_of_one_prompt_match_each_edit_alone(tiny_loaded, fam
         torch.testing.assert_close(batched[index], alone, atol=1e-5, rtol=1e-5)
 
 
-def test_sweep_sharing_the_prefill_equals_each_configuration_generated_alone(tiny_loaded, family):
+@pytest.mark.parametrize("first_pass_tokens", [32, 2])
+def test_sweep_sharing_the_prefill_equals_each_configuration_generated_alone(tiny_loaded, family, first_pass_tokens):
+    """In one pass, or in a first pass of 2 tokens after which the rows still going decode on from their cache."""
     from focus_interp.interventions.generation import generate_split_softmax_sweep
 
     loaded = tiny_loaded(family, "sdpa")
@@ -121,7 +123,7 @@ def test_sweep_sharing_the_prefill_equals_each_configuration_generated_alone(tin
         None,
         SplitSoftmax(((1, 2), (2, 3)), span, 50.0, first),
     ]
-    swept = generate_split_softmax_sweep(loaded, prompt, rows, max_new_tokens=5, batch_size=2)
+    swept = generate_split_softmax_sweep(loaded, prompt, rows, max_new_tokens=5, batch_size=2, first_pass_tokens=first_pass_tokens)
     alone = [generate_with_interventions(loaded, prompt, [] if row is None else [row], max_new_tokens=5) for row in rows]
     assert swept == alone
 
