@@ -96,4 +96,3 @@ def repeat_prefix_cache(prefix: DynamicCache, batch: int, capacity: int) -> Dyna
             repeated.batch_repeat_interleave(batch)
             cache.layers.append(repeated)
     return cache
-
